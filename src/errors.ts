@@ -1,0 +1,109 @@
+/**
+ * Error classes. Every error this library raises is a {@link WsStreamError}
+ * with a stable `code` (`ERR_WS_*`): branch on `err.code`, never on the message.
+ *
+ * @module
+ */
+
+/** The base class of every error this library raises. */
+export class WsStreamError extends Error {
+  /** A stable identifier, `ERR_WS_*`. */
+  readonly code: string
+
+  /**
+   * @param message What went wrong, for humans.
+   * @param code The stable `ERR_WS_*` identifier.
+   * @param options `cause`: the underlying error, when there is one.
+   */
+  constructor(message: string, code = 'ERR_WS_ERROR', options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** A write, flush or ping after the connection began closing; carries the bytes that were not sent. */
+export class ConnectionClosedError extends WsStreamError {
+  /** Bytes of this operation that were not accepted (and will never be sent). */
+  readonly unsentBytes: number
+
+  constructor(message = 'The connection is closing or closed.', unsentBytes = 0, options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_CONNECTION_CLOSED', options)
+    this.unsentBytes = unsentBytes
+  }
+}
+
+/** The socket died without a close handshake (TCP reset, abrupt end, half-open connection). */
+export class ConnectionResetError extends WsStreamError {
+  constructor(message = 'The connection was reset before the close handshake.', options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_CONNECTION_RESET', options)
+  }
+}
+
+/** The peer broke the WebSocket protocol; `closeCode` is the code the connection was closed with. */
+export class ProtocolError extends WsStreamError {
+  /** The close code sent to the peer (1002 for a protocol violation, 1007 for bad UTF-8, …). */
+  readonly closeCode: number
+
+  constructor(message: string, closeCode = 1002, options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_PROTOCOL', options)
+    this.closeCode = closeCode
+  }
+}
+
+/** A text message arrived while the `text` option is `'reject'`. */
+export class ReceivedTextError extends WsStreamError {
+  constructor(message = 'Text messages are not supported.') {
+    super(message, 'ERR_WS_RECEIVED_TEXT')
+  }
+}
+
+/** A message, line or frame is larger than the limit set for it. */
+export class MessageTooLargeError extends WsStreamError {
+  /** The limit that was exceeded, in bytes (undefined when the peer's library did not say). */
+  readonly limit: number | undefined
+
+  constructor(message: string, limit?: number, options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_MESSAGE_TOO_LARGE', options)
+    this.limit = limit
+  }
+}
+
+/** The stream ended before the bytes a read required. */
+export class UnexpectedEofError extends WsStreamError {
+  /** How many bytes the read wanted. */
+  readonly expected: number
+  /** How many bytes arrived before the end (they are lost to the caller only if it ignores `partial`). */
+  readonly partial: Uint8Array
+
+  constructor(expected: number, partial: Uint8Array) {
+    super(`The stream ended after ${partial.length} of ${expected} expected bytes.`, 'ERR_WS_UNEXPECTED_EOF')
+    this.expected = expected
+    this.partial = partial
+  }
+}
+
+/** A close code or reason that may not be sent on the wire (RFC 6455 section 7.4). */
+export class InvalidCloseCodeError extends WsStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_WS_INVALID_CLOSE_CODE')
+  }
+}
+
+/** The opening handshake failed; `status` is the HTTP status when the server answered with one. */
+export class HandshakeError extends WsStreamError {
+  /** The HTTP status of a refused upgrade, if the server sent one. */
+  readonly status: number | undefined
+
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_HANDSHAKE', options)
+    this.status = status
+  }
+}
+
+/** A deadline passed: opening, closing, a ping or the keep-alive. */
+export class TimeoutError extends WsStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_WS_TIMEOUT')
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Options of one connection, their defaults and their validation.
+ *
+ * @module
+ */
+import type { InspectionEvent } from 'xstate'
+
+/** What happens to a text message from the peer. */
+export type TextPolicy = 'reject' | 'bytes'
+
+/** Ping the peer every `interval` ms; terminate the connection if no pong comes within `timeout` ms. */
+export interface KeepAliveOptions {
+  interval: number
+  timeout: number
+}
+
+/** Options of one connection. Every default is safe for a public server. */
+export interface WsStreamOptions {
+  /**
+   * `'reject'` (default): a text message is an `error` event (`ReceivedTextError`) and the
+   * connection is closed with 1003; binary data received before it stays readable.
+   * `'bytes'`: the text's UTF-8 bytes join the stream.
+   */
+  text?: TextPolicy
+  /** Unread bytes above which the socket is paused (default 1 MiB). */
+  readHighWaterMark?: number
+  /** Bytes accepted but not yet in the kernel above which `write()` waits (default 1 MiB). */
+  writeHighWaterMark?: number
+  /** Largest outgoing message in bytes; bigger writes are split (default 1 MiB). */
+  maxMessageSize?: number
+  /** Writes queued while a send is in flight go out together as one message (default true). */
+  coalesce?: boolean
+  /**
+   * Milliseconds the close handshake may take before the socket is terminated and `closed`
+   * resolves unclean (default 5000). ws's own close timer (30 s) caps it.
+   */
+  closeTimeout?: number
+  /** Ping the peer and terminate it when it stops answering (default false: off). */
+  keepAlive?: KeepAliveOptions | false
+  /** Passed to XState's `createActor`: sees every event and snapshot of the connection actor. */
+  inspect?: (event: InspectionEvent) => void
+  /** The actor's id (and system id); a random one when not given. */
+  id?: string
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  text: TextPolicy
+  readHighWaterMark: number
+  writeHighWaterMark: number
+  maxMessageSize: number
+  coalesce: boolean
+  closeTimeout: number
+  keepAlive: KeepAliveOptions | false
+}
+
+/** The defaults, exported so docs and tests can name them. */
+export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
+  text: 'reject',
+  readHighWaterMark: 1024 * 1024,
+  writeHighWaterMark: 1024 * 1024,
+  maxMessageSize: 1024 * 1024,
+  coalesce: true,
+  closeTimeout: 5000,
+  keepAlive: false,
+})
+
+function positive(name: string, value: unknown, allowZero = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new RangeError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} finite number, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Fills in defaults and rejects nonsense early, at the edge, with a clear message. */
+export function resolveOptions(options: WsStreamOptions = {}): ResolvedOptions {
+  const o = { ...defaultOptions, ...stripUndefined(options) }
+  if (o.text !== 'reject' && o.text !== 'bytes') {
+    throw new TypeError(`text must be 'reject' or 'bytes', got ${String(o.text)}`)
+  }
+  let keepAlive: KeepAliveOptions | false = false
+  if (o.keepAlive) {
+    keepAlive = {
+      interval: positive('keepAlive.interval', o.keepAlive.interval),
+      timeout: positive('keepAlive.timeout', o.keepAlive.timeout),
+    }
+  }
+  return {
+    text: o.text,
+    readHighWaterMark: positive('readHighWaterMark', o.readHighWaterMark),
+    writeHighWaterMark: positive('writeHighWaterMark', o.writeHighWaterMark, true),
+    maxMessageSize: Math.floor(positive('maxMessageSize', o.maxMessageSize)),
+    coalesce: Boolean(o.coalesce),
+    closeTimeout: positive('closeTimeout', o.closeTimeout, true),
+    keepAlive,
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
