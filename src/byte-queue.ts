@@ -63,6 +63,18 @@ export class ByteQueue {
     return out
   }
 
+  /** Puts chunks back in front of the stored bytes (they become the oldest), in the order given. */
+  unshift(chunks: Uint8Array[]): void {
+    const live = chunks.filter((c) => c.length > 0)
+    if (live.length === 0) return
+    const rest = this.#chunks.slice(this.#head)
+    if (rest.length > 0 && this.#offset > 0) rest[0] = rest[0]!.subarray(this.#offset)
+    this.#chunks = [...live, ...rest]
+    this.#head = 0
+    this.#offset = 0
+    for (const c of live) this.#length += c.length
+  }
+
   /** Discards `n` bytes (at most `length`). */
   drop(n: number): void {
     let left = Math.min(n, this.#length)

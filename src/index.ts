@@ -1,0 +1,24 @@
+/**
+ * ws-stream-actor: a WebSocket as a reliable, fast byte stream, with one XState actor per connection.
+ *
+ * @module
+ */
+export { WsStream } from './stream.js'
+export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator } from './stream.js'
+export { connectionMachine } from './machine.js'
+export type { CloseInfo, WsEvent, State, Transport, TransportSink, ConnectionInput, ConnectionEvent } from '../machines/connection.js'
+export { defaultOptions } from './options.js'
+export type { WsStreamOptions, KeepAliveOptions, TextPolicy } from './options.js'
+export { isSendableCloseCode } from './close-code.js'
+export {
+  WsStreamError,
+  ConnectionClosedError,
+  ConnectionResetError,
+  ProtocolError,
+  ReceivedTextError,
+  MessageTooLargeError,
+  UnexpectedEofError,
+  InvalidCloseCodeError,
+  HandshakeError,
+  TimeoutError,
+} from './errors.js'

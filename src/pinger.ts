@@ -1,0 +1,64 @@
+/**
+ * Pings that wait for their pong, matched by payload.
+ *
+ * @module
+ */
+import { ConnectionClosedError } from './errors.js'
+
+interface PendingPing {
+  started: number
+  resolve: (ms: number) => void
+  reject: (error: Error) => void
+}
+
+/** Sends pings through a bound function and resolves each with its round trip when its pong arrives. */
+export class Pinger {
+  #send: ((data: Uint8Array) => void) | undefined
+  #pending = new Map<string, PendingPing[]>()
+  #failure: Error | undefined
+  #counter = 0
+
+  /** Connects the pinger to a socket; before that, pings wait for it. */
+  bind(send: (data: Uint8Array) => void): void {
+    this.#send = send
+  }
+
+  /** Pings with `data` (8 unique bytes by default) and resolves with the round trip in ms. */
+  ping(data?: Uint8Array): Promise<number> {
+    if (this.#failure) return Promise.reject(this.#failure)
+    if (!this.#send) return Promise.reject(new ConnectionClosedError('The connection is not open yet.'))
+    if (data !== undefined && data.length > 125) {
+      return Promise.reject(new RangeError(`A ping carries at most 125 bytes, got ${data.length}`))
+    }
+    const payload = data ?? uniquePayload(++this.#counter)
+    const key = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('hex')
+    return new Promise<number>((resolve, reject) => {
+      const list = this.#pending.get(key) ?? []
+      list.push({ started: performance.now(), resolve, reject })
+      this.#pending.set(key, list)
+      this.#send!(payload)
+    })
+  }
+
+  /** A pong arrived: resolves the oldest ping with the same payload. */
+  pong(data: Uint8Array): void {
+    const key = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')
+    const list = this.#pending.get(key)
+    const first = list?.shift()
+    if (list?.length === 0) this.#pending.delete(key)
+    first?.resolve(performance.now() - first.started)
+  }
+
+  /** The connection is gone: every pending and later ping rejects with `error`. */
+  fail(error: Error): void {
+    this.#failure ??= error
+    for (const list of this.#pending.values()) for (const p of list) p.reject(error)
+    this.#pending.clear()
+  }
+}
+
+function uniquePayload(n: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setFloat64(0, n)
+  return out
+}

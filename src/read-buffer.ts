@@ -1,0 +1,97 @@
+/**
+ * The read side of one connection: received bytes waiting for a reader, the end of input,
+ * and the high-water mark that pauses the socket.
+ *
+ * @module
+ */
+import { ByteQueue } from './byte-queue.js'
+
+/** Received bytes, shared by the transport (which pushes) and the stream façade (which reads). */
+export class ReadBuffer {
+  /** The unread bytes. Readers take from it directly and then call {@link consumed}. */
+  readonly queue = new ByteQueue()
+  /** Unread bytes at or above which the socket is paused. */
+  readonly highWaterMark: number
+  /** Called when the buffer crosses its marks: `true` to pause the socket, `false` to resume it. */
+  onBackpressure: ((full: boolean) => void) | undefined
+  bytesIn = 0
+  messagesIn = 0
+
+  #ended = false
+  #error: Error | undefined
+  #paused = false
+  #waiters: Array<() => void> = []
+
+  constructor(highWaterMark: number) {
+    this.highWaterMark = highWaterMark
+  }
+
+  /** True once no more input will arrive (buffered bytes may still be unread). */
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  /** True while the buffer has asked for the socket to be paused. */
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  /** Stores one received message; ignored once input has ended. */
+  push(chunk: Uint8Array): void {
+    if (this.#ended) return
+    this.messagesIn++
+    this.bytesIn += chunk.length
+    if (chunk.length === 0) return
+    this.queue.push(chunk)
+    this.#wake()
+    if (!this.#paused && this.queue.length >= this.highWaterMark) {
+      this.#paused = true
+      this.onBackpressure?.(true)
+    }
+  }
+
+  /**
+   * No more input: readers get the buffered bytes, then `error` once (if given), then `null`.
+   * Only the first call counts.
+   */
+  end(error?: Error): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#error = error
+    this.#wake()
+  }
+
+  /** Hands out the end-of-stream error once; later calls return undefined. */
+  takeError(): Error | undefined {
+    const error = this.#error
+    this.#error = undefined
+    return error
+  }
+
+  /** Readers call this after taking bytes: below half the mark the socket is resumed. */
+  consumed(): void {
+    if (this.#paused && this.queue.length <= this.highWaterMark / 2) {
+      this.#paused = false
+      this.onBackpressure?.(false)
+    }
+  }
+
+  /** Resolves when there are bytes to read or input has ended. */
+  wait(): Promise<void> {
+    if (this.queue.length > 0 || this.#ended) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  /** Resolves at the next push or at the end of input (at once if input has ended). */
+  next(): Promise<void> {
+    if (this.#ended) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const wake of waiters) wake()
+  }
+}

@@ -1,0 +1,383 @@
+/**
+ * WsStream: a byte stream over one WebSocket connection, a façade over its connection actor.
+ *
+ * @module
+ */
+import type { WebSocket } from 'ws'
+import { createActor, type Actor, type ActorRefFrom } from 'xstate'
+import type { CloseInfo, ConnectionIO, State, WsEvent } from '../machines/connection.js'
+import { assertCloseFrame } from './close-code.js'
+import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError } from './errors.js'
+import { connectionMachine } from './machine.js'
+import type { WsStreamOptions } from './options.js'
+import { assertWsSocket } from './transport/ws.js'
+
+/** A running connection actor: the one a WsStream creates, or a spawned child of another machine. */
+export type ConnectionActor = Actor<typeof connectionMachine> | ActorRefFrom<typeof connectionMachine>
+
+/** Byte and message counters of one connection. */
+export interface WsStreamStats {
+  /** Bytes received from the peer (read or still buffered). */
+  bytesRead: number
+  /** Bytes handed to the socket. */
+  bytesWritten: number
+  /** Messages received. */
+  messagesIn: number
+  /** Messages sent. */
+  messagesOut: number
+}
+
+/** Options of {@link WsStream.close}. */
+export interface CloseOptions {
+  /** Milliseconds the handshake may take before the socket is terminated (default: the stream's `closeTimeout`). */
+  timeout?: number
+}
+
+/** Options of {@link WsStream.readUntil}. */
+export interface ReadUntilOptions {
+  /** The longest result, delimiter included, before `MessageTooLargeError` (default: `readHighWaterMark`). */
+  maxLength?: number
+}
+
+/** Options of {@link WsStream.events}. */
+export interface EventsOptions {
+  /**
+   * Events kept for a consumer that lags (default 1024). On overflow the oldest events are dropped
+   * (counted in the iterator's `dropped`); the final `closed` event is always delivered.
+   */
+  bufferSize?: number
+}
+
+/** The iterator {@link WsStream.events} returns. */
+export interface WsEventIterator extends AsyncIterableIterator<WsEvent> {
+  /** Events dropped because the consumer lagged more than `bufferSize` behind. */
+  readonly dropped: number
+}
+
+type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, { type: T }>) => void
+
+let adopting: ConnectionActor | undefined
+
+/**
+ * An ordered byte stream over a WebSocket. Message boundaries are invisible: reads return
+ * whatever bytes have arrived, writes go out as binary messages. The lifecycle is an XState
+ * actor (`stream.actor`) whose transitions and protocol happenings are out-of-band events.
+ */
+export class WsStream implements AsyncIterable<Uint8Array> {
+  /** The connection actor: subscribe to it, inspect it, or embed its machine in your own. */
+  readonly actor: ConnectionActor
+  /** Resolves with how the connection ended; never rejects. */
+  readonly closed: Promise<CloseInfo>
+  readonly #io: ConnectionIO
+  readonly #highWaterMark: number
+
+  /**
+   * @param socket A ws WebSocket, CONNECTING or OPEN. The stream takes it over: do not read from it elsewhere.
+   * @param options Limits and policies of this connection ({@link WsStreamOptions}).
+   */
+  constructor(socket: WebSocket, options: WsStreamOptions = {}) {
+    let actor = adopting
+    if (actor === undefined) {
+      assertWsSocket(socket)
+      actor = createActor(connectionMachine, {
+        input: { socket, options },
+        ...(options.inspect ? { inspect: options.inspect } : {}),
+        ...(options.id !== undefined ? { id: options.id, systemId: options.id } : {}),
+      })
+    }
+    this.actor = actor
+    this.closed = settledClose(actor)
+    if (adopting === undefined) (actor as Actor<typeof connectionMachine>).start()
+    const { context } = actor.getSnapshot()
+    this.#io = context.io
+    this.#highWaterMark = context.options.readHighWaterMark
+  }
+
+  /** Wraps a running connection actor (e.g. a child spawned from `connectionMachine` by your machine). */
+  static fromActor(actor: ConnectionActor): WsStream {
+    adopting = actor
+    try {
+      return new WsStream(undefined as unknown as WebSocket)
+    } finally {
+      adopting = undefined
+    }
+  }
+
+  /** The connection's state: `connecting`, `open`, `closingSent`, `closingReceived` or `closed`. */
+  get state(): State {
+    const snapshot = this.actor.getSnapshot()
+    return snapshot.status === 'active' ? (snapshot.value as State) : 'closed'
+  }
+
+  /** Counters of bytes and messages. */
+  get stats(): WsStreamStats {
+    const { readBuffer, writeQueue } = this.#io
+    return {
+      bytesRead: readBuffer.bytesIn,
+      bytesWritten: writeQueue.bytesOut,
+      messagesIn: readBuffer.messagesIn,
+      messagesOut: writeQueue.messagesOut,
+    }
+  }
+
+  /**
+   * Reads up to `max` bytes: whatever is buffered (a view, no copy), waiting if nothing is.
+   * Resolves `null` at the end of the stream, forever after. After a reset it rejects once with
+   * `ConnectionResetError`, after the buffered bytes.
+   */
+  async read(max = Infinity): Promise<Uint8Array | null> {
+    if (!(max > 0)) throw new RangeError(`read(max) needs max > 0, got ${String(max)}`)
+    const buffer = this.#io.readBuffer
+    for (;;) {
+      if (buffer.queue.length > 0) {
+        const bytes = buffer.queue.shift(max)
+        buffer.consumed()
+        return bytes
+      }
+      const error = buffer.takeError()
+      if (error) throw error
+      if (buffer.ended) return null
+      await buffer.wait()
+    }
+  }
+
+  /** Reads exactly `n` bytes; rejects with `UnexpectedEofError` (holding what came) if the stream ends first. */
+  async readExactly(n: number): Promise<Uint8Array> {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly(n) needs a whole n >= 0, got ${String(n)}`)
+    const buffer = this.#io.readBuffer
+    if (n <= this.#highWaterMark) {
+      // Small enough to wait for whole: the socket keeps filling the buffer up to the mark.
+      while (buffer.queue.length < n && !buffer.ended) await buffer.next()
+      if (buffer.queue.length >= n) {
+        const bytes = buffer.queue.take(n)
+        buffer.consumed()
+        return bytes
+      }
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = await this.read(n - filled)
+      if (chunk === null) throw new UnexpectedEofError(n, out.subarray(0, filled))
+      out.set(chunk, filled)
+      filled += chunk.length
+    }
+    return out
+  }
+
+  /**
+   * Reads through the first `delim` (a byte or a byte sequence), delimiter included. At the end of the
+   * stream returns what is left without a delimiter, then `null`. Rejects with `MessageTooLargeError`
+   * when `maxLength` bytes pass without one; those bytes stay readable.
+   */
+  async readUntil(delim: number | Uint8Array, { maxLength = this.#highWaterMark }: ReadUntilOptions = {}): Promise<Uint8Array | null> {
+    const needle = delim
+    const needleLength = typeof needle === 'number' ? 1 : needle.length
+    if (typeof needle === 'number' ? !(Number.isInteger(needle) && needle >= 0 && needle <= 255) : needleLength === 0) {
+      throw new RangeError('readUntil needs a byte (0-255) or a non-empty Uint8Array as delimiter')
+    }
+    if (!(maxLength >= needleLength)) throw new RangeError(`readUntil maxLength must be at least the delimiter's length`)
+    const buffer = this.#io.readBuffer
+    const queue = buffer.queue
+    // Bytes moved out of the queue so that a line longer than the high-water mark cannot stall the socket.
+    const parts: Uint8Array[] = []
+    let partsLength = 0
+    let scanFrom = 0
+    for (;;) {
+      const at = queue.indexOf(needle, scanFrom)
+      const tooLong = at === -1 ? partsLength + queue.length >= maxLength : partsLength + at + needleLength > maxLength
+      if (tooLong) {
+        queue.unshift(parts)
+        throw new MessageTooLargeError(`No delimiter within ${maxLength} bytes.`, maxLength)
+      }
+      if (at !== -1) {
+        const tail = queue.take(at + needleLength)
+        buffer.consumed()
+        return parts.length === 0 ? tail : Buffer.concat([...parts, tail])
+      }
+      if (buffer.ended) {
+        const rest = [...parts, ...queue.drain()]
+        buffer.consumed()
+        if (rest.length > 0) return rest.length === 1 ? rest[0]! : Buffer.concat(rest)
+        const error = buffer.takeError()
+        if (error) throw error
+        return null
+      }
+      // A delimiter may straddle the last needleLength-1 bytes and the next chunk: rescan from there.
+      const keep = needleLength - 1
+      if (queue.length >= this.#highWaterMark) {
+        const moved = queue.take(queue.length - keep)
+        parts.push(moved)
+        partsLength += moved.length
+        buffer.consumed()
+      }
+      scanFrom = Math.max(0, queue.length - keep)
+      await buffer.next()
+    }
+  }
+
+  /**
+   * The next buffered bytes without consuming them (a view of one received chunk), waiting if none;
+   * `null` at the end. Pair with {@link consume}.
+   */
+  async fill(): Promise<Uint8Array | null> {
+    const buffer = this.#io.readBuffer
+    for (;;) {
+      if (buffer.queue.length > 0) return buffer.queue.peek()
+      const error = buffer.takeError()
+      if (error) throw error
+      if (buffer.ended) return null
+      await buffer.wait()
+    }
+  }
+
+  /** Marks `n` buffered bytes as read (after {@link fill}). */
+  consume(n: number): void {
+    const buffer = this.#io.readBuffer
+    if (!Number.isInteger(n) || n < 0 || n > buffer.queue.length) {
+      throw new RangeError(`consume(n) needs a whole n from 0 to the ${buffer.queue.length} buffered bytes, got ${String(n)}`)
+    }
+    buffer.queue.drop(n)
+    buffer.consumed()
+  }
+
+  /**
+   * Queues bytes (a string goes out as its UTF-8 bytes) for sending as binary messages. Resolves
+   * at once while accepted-but-unsent bytes stay within `writeHighWaterMark`, else once they drop
+   * to it. Rejects with `ConnectionClosedError` if the connection is closing or closed.
+   * Do not modify `data` until the promise resolves.
+   */
+  write(data: Uint8Array | string): Promise<void> {
+    if (typeof data === 'string') return this.#io.writeQueue.write(Buffer.from(data, 'utf8'))
+    if (!(data instanceof Uint8Array)) {
+      return Promise.reject(new TypeError('write(data) takes a Uint8Array or a string'))
+    }
+    return this.#io.writeQueue.write(data)
+  }
+
+  /** Resolves once every accepted byte is in the kernel; rejects if the connection died first. */
+  flush(): Promise<void> {
+    return this.#io.writeQueue.flush()
+  }
+
+  /**
+   * Sends our Close frame after every accepted byte and resolves with how the connection ended,
+   * within `timeout` (default `closeTimeout`) at the latest. Rejects only for an invalid code or
+   * reason (`InvalidCloseCodeError`), and then the stream stays open.
+   */
+  async close(code = 1000, reason = '', { timeout }: CloseOptions = {}): Promise<CloseInfo> {
+    assertCloseFrame(code, reason)
+    if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`close timeout must be >= 0, got ${String(timeout)}`)
+    this.actor.send({ type: 'close', code, reason, ...(timeout !== undefined ? { timeout } : {}) })
+    return this.closed
+  }
+
+  /** Drops the TCP connection now, without a handshake (1006). Pending writes and pings reject; reads end. */
+  abort(reason?: unknown): void {
+    this.actor.send({ type: 'abort', reason })
+  }
+
+  /** Pings the peer and resolves with the round trip in milliseconds. */
+  ping(data?: Uint8Array): Promise<number> {
+    return this.#io.pinger.ping(data)
+  }
+
+  /** Listens to one type of out-of-band event (or `'*'` for all); returns the unsubscribe function. */
+  on<T extends WsEvent['type']>(type: T, handler: EventHandler<T>): () => void
+  on(type: '*', handler: (event: WsEvent) => void): () => void
+  on(type: string, handler: (event: never) => void): () => void {
+    const subscription = this.actor.on(type as '*', handler as (event: WsEvent) => void)
+    return () => subscription.unsubscribe()
+  }
+
+  /** The out-of-band events as an async iterator that ends after `closed`. */
+  events({ bufferSize = 1024 }: EventsOptions = {}): WsEventIterator {
+    if (!(Number.isInteger(bufferSize) && bufferSize > 0)) throw new RangeError('events bufferSize must be a whole number > 0')
+    return eventIterator(this, bufferSize)
+  }
+
+  /** Iterates received chunks until the end of the stream. Breaking out does not close the stream. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) yield chunk
+  }
+}
+
+function settledClose(actor: ConnectionActor): Promise<CloseInfo> {
+  return new Promise((resolve) => {
+    const settle = (): boolean => {
+      const snapshot = actor.getSnapshot()
+      if (snapshot.status === 'done') resolve(snapshot.output!)
+      else if (snapshot.status === 'error' || snapshot.status === 'stopped') {
+        const error = new ConnectionResetError('The connection actor stopped before the connection closed.', { cause: snapshot.error })
+        resolve({ code: 1006, reason: '', wasClean: false, initiator: 'none', error })
+      } else return false
+      return true
+    }
+    if (settle()) return
+    const subscription = actor.subscribe({
+      next: () => settle() && subscription.unsubscribe(),
+      error: () => settle() && subscription.unsubscribe(),
+      complete: () => settle() && subscription.unsubscribe(),
+    })
+  })
+}
+
+function eventIterator(stream: WsStream, bufferSize: number): WsEventIterator {
+  const buffered: WsEvent[] = []
+  let waiting: ((result: IteratorResult<WsEvent>) => void) | undefined
+  let finished = false
+  let dropped = 0
+  const unsubscribe = stream.on('*', (event: WsEvent) => {
+    if (finished) return
+    if (waiting) {
+      const wake = waiting
+      waiting = undefined
+      wake({ value: event, done: false })
+    } else {
+      if (buffered.length >= bufferSize) {
+        buffered.shift()
+        dropped++
+      }
+      buffered.push(event)
+    }
+    if (event.type === 'closed') stop()
+  })
+  function stop(): void {
+    finished = true
+    unsubscribe()
+  }
+  if (stream.state === 'closed') {
+    void stream.closed.then((info) => {
+      if (buffered.length === 0 && !finished) {
+        buffered.push({ type: 'closed', info })
+        stop()
+        if (waiting) {
+          const wake = waiting
+          waiting = undefined
+          wake({ value: buffered.shift()!, done: false })
+        }
+      }
+    })
+  }
+  const iterator: WsEventIterator = {
+    get dropped() {
+      return dropped
+    },
+    next() {
+      if (buffered.length > 0) return Promise.resolve({ value: buffered.shift()!, done: false })
+      if (finished) return Promise.resolve({ value: undefined, done: true })
+      return new Promise((resolve) => { waiting = resolve })
+    },
+    return() {
+      stop()
+      buffered.length = 0
+      if (waiting) waiting({ value: undefined, done: true })
+      waiting = undefined
+      return Promise.resolve({ value: undefined, done: true })
+    },
+    [Symbol.asyncIterator]() {
+      return iterator
+    },
+  }
+  return iterator
+}

@@ -1,0 +1,210 @@
+/**
+ * The write side of one connection: accepted bytes on their way to the socket, write
+ * backpressure, coalescing, message splitting and `flush()`.
+ *
+ * @module
+ */
+import { ConnectionClosedError } from './errors.js'
+
+/** How the queue hands one message to the socket; `done` fires once it is in the kernel (or failed). */
+export type SendFunction = (message: Uint8Array, done: (error?: Error | null) => void) => void
+
+interface Waiter {
+  end: number // stream position just past this write's last byte
+  length: number
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
+interface FlushWaiter {
+  resolve: () => void
+  reject: (error: Error) => void
+}
+
+/** Limits of the write side. */
+export interface WriteQueueOptions {
+  writeHighWaterMark: number
+  maxMessageSize: number
+  coalesce: boolean
+}
+
+/**
+ * Accepted bytes wait here until a socket is bound, then go out in order. With `coalesce`, at most
+ * one message is in flight and everything queued meanwhile leaves as the next message.
+ */
+export class WriteQueue {
+  bytesOut = 0
+  messagesOut = 0
+
+  readonly #options: WriteQueueOptions
+  #send: SendFunction | undefined
+  #pending: Uint8Array[] = []
+  #pendingHead = 0
+  #pendingBytes = 0
+  #inFlightBytes = 0
+  #sendsInFlight = 0
+  #accepted = 0 // bytes ever accepted: positions for waiters
+  #handed = 0 // bytes ever handed to the socket
+  #waiters: Waiter[] = []
+  #flushWaiters: FlushWaiter[] = []
+  #refusal: Error | undefined // set once writes are no longer accepted
+  #failure: Error | undefined // set once the connection died
+
+  constructor(options: WriteQueueOptions) {
+    this.#options = options
+  }
+
+  /** Accepted bytes not yet in the kernel: queued here plus handed to the socket and unconfirmed. */
+  get buffered(): number {
+    return this.#pendingBytes + this.#inFlightBytes
+  }
+
+  /** Connects the queue to an open socket and starts sending what waited. */
+  bind(send: SendFunction): void {
+    this.#send = send
+    this.#pump()
+  }
+
+  /**
+   * Accepts `data` (kept by reference: do not change it until the promise resolves).
+   * Resolves while buffered bytes stay within the high-water mark, otherwise once they drop to it.
+   */
+  write(data: Uint8Array): Promise<void> {
+    if (this.#refusal) {
+      return Promise.reject(new ConnectionClosedError(this.#refusal.message, data.length, { cause: this.#refusal }))
+    }
+    if (data.length === 0) return Promise.resolve()
+    this.#pending.push(data)
+    this.#pendingBytes += data.length
+    this.#accepted += data.length
+    this.#pump()
+    if (this.buffered <= this.#options.writeHighWaterMark) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ end: this.#accepted, length: data.length, resolve, reject })
+    })
+  }
+
+  /** Resolves once every accepted byte is in the kernel; rejects if the connection dies first. */
+  flush(): Promise<void> {
+    if (this.buffered === 0) return Promise.resolve()
+    if (this.#failure) return Promise.reject(this.#unsentError(this.buffered))
+    return new Promise((resolve, reject) => this.#flushWaiters.push({ resolve, reject }))
+  }
+
+  /**
+   * Closing: hands every queued byte to the socket now (so it precedes the Close frame) and
+   * refuses later writes with `reason`.
+   */
+  handAllAndRefuse(reason: Error): void {
+    this.#refusal ??= reason
+    if (this.#send) {
+      while (this.#pendingBytes > 0) this.#sendOne(this.#options.maxMessageSize)
+    }
+    this.#settleWaiters()
+  }
+
+  /** The connection is gone: later writes reject, and so does whatever was not yet sent. */
+  fail(reason: Error): void {
+    this.#refusal ??= reason
+    this.#failure ??= reason
+    const unsent = this.buffered
+    this.#pending = []
+    this.#pendingHead = 0
+    this.#pendingBytes = 0
+    for (const w of this.#waiters.splice(0)) {
+      const unsentOfWrite = Math.min(w.length, w.end - this.#handed)
+      w.reject(new ConnectionClosedError(reason.message, Math.max(0, unsentOfWrite), { cause: reason }))
+    }
+    if (unsent > 0) {
+      for (const f of this.#flushWaiters.splice(0)) f.reject(this.#unsentError(unsent))
+    }
+  }
+
+  #unsentError(unsent: number): ConnectionClosedError {
+    const cause = this.#failure
+    return new ConnectionClosedError(
+      `The connection closed with ${unsent} accepted bytes not delivered to the socket.`,
+      unsent,
+      { cause },
+    )
+  }
+
+  #pump(): void {
+    if (!this.#send) return
+    const limit = this.#options.maxMessageSize
+    if (this.#options.coalesce) {
+      if (this.#sendsInFlight === 0 && this.#pendingBytes > 0) this.#sendOne(limit)
+    } else {
+      while (this.#pendingBytes > 0) this.#sendOne(limit, true)
+    }
+  }
+
+  /** Sends up to `limit` queued bytes as one message (one write's bytes only, if `single`). */
+  #sendOne(limit: number, single = false): void {
+    const first = this.#pending[this.#pendingHead]!
+    let message: Uint8Array
+    if (first.length >= limit || single || this.#pendingHead === this.#pending.length - 1) {
+      message = this.#takeFromFirst(limit)
+    } else {
+      const size = Math.min(limit, this.#pendingBytes)
+      message = Buffer.allocUnsafe(size)
+      let filled = 0
+      while (filled < size) {
+        const part = this.#takeFromFirst(size - filled)
+        message.set(part, filled)
+        filled += part.length
+      }
+    }
+    this.#pendingBytes -= message.length
+    this.#inFlightBytes += message.length
+    this.#handed += message.length
+    this.#sendsInFlight++
+    this.bytesOut += message.length
+    this.messagesOut++
+    const size = message.length
+    this.#send!(message, (error) => this.#sent(size, error ?? undefined))
+  }
+
+  #takeFromFirst(max: number): Uint8Array {
+    const first = this.#pending[this.#pendingHead]!
+    if (first.length <= max) {
+      this.#pending[this.#pendingHead++] = EMPTY
+      if (this.#pendingHead === this.#pending.length) {
+        this.#pending.length = 0
+        this.#pendingHead = 0
+      } else if (this.#pendingHead >= 1024 && this.#pendingHead * 2 >= this.#pending.length) {
+        this.#pending = this.#pending.slice(this.#pendingHead)
+        this.#pendingHead = 0
+      }
+      return first
+    }
+    this.#pending[this.#pendingHead] = first.subarray(max)
+    return first.subarray(0, max)
+  }
+
+  #sent(size: number, error: Error | undefined): void {
+    this.#inFlightBytes -= size
+    this.#sendsInFlight--
+    if (error) {
+      this.#failure ??= error
+      const unsent = size + this.buffered
+      for (const f of this.#flushWaiters.splice(0)) f.reject(this.#unsentError(unsent))
+      this.fail(error)
+      return
+    }
+    this.#pump()
+    this.#settleWaiters()
+  }
+
+  #settleWaiters(): void {
+    const allHanded = this.#refusal !== undefined && this.#pendingBytes === 0
+    if (this.#waiters.length > 0 && (this.buffered <= this.#options.writeHighWaterMark || allHanded)) {
+      for (const w of this.#waiters.splice(0)) w.resolve()
+    }
+    if (this.buffered === 0 && this.#flushWaiters.length > 0) {
+      for (const f of this.#flushWaiters.splice(0)) f.resolve()
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)
