@@ -101,16 +101,20 @@ t.test('a raw peer\'s ping gets its pong with the same payload and raises a ping
   peer.send(OP.ping, payload)
   const pong = await peer.frame(OP.pong)
   t.same(pong.payload, payload)
-  const ping = events.find((e): e is Extract<WsEvent, { type: 'ping' }> => e.type === 'ping')
+  const ping = events.find((e): e is Extract<WsEvent, { type: 'ping' | 'pong' }> => e.type === 'ping')
   t.ok(ping, 'a ping event')
   t.same(Buffer.from(ping!.data), payload)
   t.equal(stream.state, 'open', 'a ping is no reason to close')
 })
 
+// stream.on('ping', e) types `e` as never (Extract<WsEvent, { type: 'ping' }> matches no member of
+// the union, whose member is { type: 'ping' | 'pong' }): reported to the lead; cast until fixed.
+type PingEvent = Extract<WsEvent, { type: 'ping' | 'pong' }>
+
 t.test('a ws peer\'s ping gets its pong and raises a ping event with the payload', async (t) => {
   const { stream, peer } = await streamAndPeer(t, { side: 'server' })
   const payload = Buffer.from([1, 2, 3, 250])
-  const seen = new Promise<Uint8Array>((resolve) => stream.on('ping', (e) => resolve(e.data)))
+  const seen = new Promise<Uint8Array>((resolve) => stream.on('ping', (e) => resolve((e as PingEvent).data)))
   const pong = new Promise<Buffer>((resolve) => peer.once('pong', resolve))
   peer.ping(payload)
   t.same(await pong, payload, 'the peer gets its pong')
