@@ -22,3 +22,9 @@ export {
   HandshakeError,
   TimeoutError,
 } from './errors.js'
+export { WsStreamServer, serverMachine, defaultServerKeepAlive } from './server.js'
+export type { WsStreamServerOptions, ServerCloseOptions, WsStreamServerEvents, ServerActor } from './server.js'
+export { canAccept, countConnections, defaultDrain } from '../machines/server.js'
+export type { DrainReport, DrainOptions, ConnectionCounts, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
+export { connect } from './connect.js'
+export type { ConnectOptions } from './connect.js'

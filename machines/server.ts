@@ -1,0 +1,215 @@
+/**
+ * The server machine: a connection manager with one connection actor per accepted socket.
+ *
+ * ```
+ * listening ──drain──▶ draining.closing ──drainTimeout──▶ draining.terminating ──abortGrace──▶ stopped
+ *                           │  every child sent Close 1001      every child sent abort         ▲
+ *                           └──────────────── noConnections ────────────────┴──────────────────┘
+ * ```
+ *
+ * Pure: no socket library is imported here and nothing touches I/O. Each accepted socket becomes
+ * a child spawned from the `connection` actor (the pure connection machine here; the package's
+ * `serverMachine` provides the ws-ready one), with the connection id as the child's id. A child
+ * that reaches its final state (its output is a {@link CloseInfo}) is stopped and forgotten.
+ * The upgrade path asks {@link canAccept} before it completes a WebSocket handshake, so
+ * `maxConnections` is enforced at the HTTP upgrade rather than after it.
+ *
+ * @module
+ */
+import { assertEvent, assign, enqueueActions, setup, stopChild, type ActorRefFrom, type SnapshotFrom } from 'xstate'
+import { connectionMachine, type CloseInfo, type ConnectionInput, type State } from './connection.js'
+
+/** The drain's outcome: `server.close()`'s value and the `stopped` state's output. */
+export interface DrainReport {
+  /** Connections that finished the close handshake cleanly after the drain began. */
+  closedCleanly: number
+  /** Connections that did not: terminated at the drain timeout, or ended without a clean handshake. */
+  terminated: number
+}
+
+/** Options of a drain. */
+export interface DrainOptions {
+  /** Milliseconds the connections have to finish the close handshake before they are terminated (default 5000). */
+  timeout?: number
+  /** The close code sent to every connection (default 1001). */
+  code?: number
+  /** The close reason sent to every connection (default 'Going Away'). */
+  reason?: string
+}
+
+/** Input of the server machine. */
+export interface ServerInput {
+  /** Connections accepted at once; more are refused at the upgrade (default: no limit). */
+  maxConnections?: number
+}
+
+/** A spawned connection child. */
+export type ConnectionRef = ActorRefFrom<typeof connectionMachine>
+
+/** The server machine's context. */
+export interface ServerContext {
+  maxConnections: number
+  /** The live connection children by id. */
+  connections: Record<string, ConnectionRef>
+  /** Connections accepted since the server started. */
+  accepted: number
+  drain: Required<DrainOptions>
+  report: DrainReport
+}
+
+/** Events the server machine takes. */
+export type ServerEvent =
+  /** A socket completed its WebSocket handshake: spawn its connection child with this id. */
+  | { type: 'connection.accept'; id: string; input: ConnectionInput }
+  /** Stop accepting; close every connection with `code`/`reason`; terminate the rest after `timeout`. */
+  | ({ type: 'drain' } & DrainOptions)
+  | { type: `xstate.done.actor.${string}`; actorId: string; output: CloseInfo }
+  | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown }
+
+/** How long terminated connections get to report their end before the server stops without them. */
+const ABORT_GRACE_MS = 1000
+
+/** Defaults of a drain. */
+export const defaultDrain: Readonly<Required<DrainOptions>> = Object.freeze({ timeout: 5000, code: 1001, reason: 'Going Away' })
+
+function isChildEnd(type: string): boolean {
+  return type.startsWith('xstate.done.actor.') || type.startsWith('xstate.error.actor.')
+}
+
+/** The server machine (pure: its `connection` actor is the pure connection machine). */
+export const serverMachine = setup({
+  types: {
+    context: {} as ServerContext,
+    events: {} as ServerEvent,
+    input: {} as ServerInput,
+    output: {} as DrainReport,
+  },
+  actors: {
+    connection: connectionMachine,
+  },
+  delays: {
+    drainTimeout: ({ context }) => context.drain.timeout,
+    abortGrace: ABORT_GRACE_MS,
+  },
+  guards: {
+    hasRoom: ({ context }) => Object.keys(context.connections).length < context.maxConnections,
+    noConnections: ({ context }) => Object.keys(context.connections).length === 0,
+  },
+  actions: {
+    spawnConnection: assign(({ context, event, spawn }) => {
+      assertEvent(event, 'connection.accept')
+      const child = spawn('connection', { id: event.id, input: event.input })
+      return { connections: { ...context.connections, [event.id]: child }, accepted: context.accepted + 1 }
+    }),
+    forgetConnection: enqueueActions(({ context, event, enqueue }) => {
+      if (!isChildEnd(event.type)) return
+      const id = (event as { actorId: string }).actorId
+      if (!(id in context.connections)) return
+      const { [id]: _gone, ...rest } = context.connections
+      enqueue.assign({ connections: rest })
+      enqueue(stopChild(id))
+    }),
+    countOutcome: assign(({ context, event }) => {
+      if (!isChildEnd(event.type) || !((event as { actorId: string }).actorId in context.connections)) return {}
+      const clean = event.type.startsWith('xstate.done.actor.') && (event as { output?: CloseInfo }).output?.wasClean === true
+      const { closedCleanly, terminated } = context.report
+      return { report: clean ? { closedCleanly: closedCleanly + 1, terminated } : { closedCleanly, terminated: terminated + 1 } }
+    }),
+    rememberDrain: assign(({ event }) => {
+      assertEvent(event, 'drain')
+      return {
+        drain: {
+          timeout: event.timeout ?? defaultDrain.timeout,
+          code: event.code ?? defaultDrain.code,
+          reason: event.reason ?? defaultDrain.reason,
+        },
+      }
+    }),
+    closeEveryConnection: enqueueActions(({ context, enqueue }) => {
+      const { code, reason, timeout } = context.drain
+      // The drain's deadline is each connection's close deadline too: nobody waits longer than asked.
+      for (const child of Object.values(context.connections)) enqueue.sendTo(child, { type: 'close', code, reason, timeout })
+    }),
+    terminateEveryConnection: enqueueActions(({ context, enqueue }) => {
+      for (const child of Object.values(context.connections)) enqueue.sendTo(child, { type: 'abort' })
+    }),
+    countRemainingAsTerminated: assign(({ context }) => ({
+      report: {
+        closedCleanly: context.report.closedCleanly,
+        terminated: context.report.terminated + Object.keys(context.connections).length,
+      },
+    })),
+  },
+}).createMachine({
+  id: 'server',
+  context: ({ input }) => ({
+    maxConnections: input.maxConnections ?? Infinity,
+    connections: {},
+    accepted: 0,
+    drain: { ...defaultDrain },
+    report: { closedCleanly: 0, terminated: 0 },
+  }),
+  initial: 'listening',
+  on: {
+    'xstate.done.actor.*': { actions: 'forgetConnection' },
+    'xstate.error.actor.*': { actions: 'forgetConnection' },
+  },
+  states: {
+    listening: {
+      on: {
+        'connection.accept': { guard: 'hasRoom', actions: 'spawnConnection' },
+        drain: { target: 'draining', actions: 'rememberDrain' },
+      },
+    },
+    draining: {
+      initial: 'closing',
+      on: {
+        'xstate.done.actor.*': { actions: ['countOutcome', 'forgetConnection'] },
+        'xstate.error.actor.*': { actions: ['countOutcome', 'forgetConnection'] },
+      },
+      always: { guard: 'noConnections', target: 'stopped' },
+      states: {
+        closing: {
+          entry: 'closeEveryConnection',
+          after: { drainTimeout: 'terminating' },
+        },
+        terminating: {
+          entry: 'terminateEveryConnection',
+          // An aborted connection ends at once; this only guards the drain against one that cannot.
+          after: { abortGrace: { target: '#server.stopped', actions: 'countRemainingAsTerminated' } },
+        },
+      },
+    },
+    stopped: {
+      type: 'final',
+    },
+  },
+  output: ({ context }) => context.report,
+})
+
+/** The server machine's snapshot. */
+export type ServerSnapshot = SnapshotFrom<typeof serverMachine>
+
+/** Connections by state, and their total. */
+export type ConnectionCounts = Record<State, number> & { total: number }
+
+/**
+ * Whether the server would accept one more connection now (listening, under `maxConnections`).
+ * Asks the machine's own `hasRoom` guard through `snapshot.can()`, so there is one rule.
+ */
+export function canAccept(snapshot: ServerSnapshot): boolean {
+  return snapshot.can({ type: 'connection.accept', id: '', input: { socket: undefined } })
+}
+
+/** Counts the live connection children by their state. */
+export function countConnections(snapshot: ServerSnapshot): ConnectionCounts {
+  const counts: ConnectionCounts = { connecting: 0, open: 0, closingSent: 0, closingReceived: 0, closed: 0, total: 0 }
+  for (const child of Object.values(snapshot.context.connections)) {
+    const s = child.getSnapshot()
+    const value = s.status === 'active' ? s.value : 'closed'
+    const state = (typeof value === 'string' ? value : Object.keys(value)[0]) as State
+    counts[state]++
+    counts.total++
+  }
+  return counts
+}

@@ -1,0 +1,111 @@
+/**
+ * connect(): open a WebSocket client connection and hand it over as a {@link WsStream}.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http'
+import pTimeout from 'p-timeout'
+import { WebSocket, type ClientOptions } from 'ws'
+import { HandshakeError, TimeoutError, WsStreamError } from './errors.js'
+import { resolveOptions, type WsStreamOptions } from './options.js'
+import { WsStream } from './stream.js'
+
+/** Options of {@link connect}: ws's client options (headers, TLS, agent, …) with safer defaults, and ours. */
+export interface ConnectOptions extends ClientOptions {
+  /**
+   * Milliseconds the whole opening (DNS, TCP, TLS, HTTP upgrade) may take before it is abandoned
+   * with a `TimeoutError` (default 30000; `Infinity` for none).
+   */
+  timeout?: number
+  /** Abandons the attempt when aborted: `connect()` rejects with a `WsStreamError` of code `ERR_WS_ABORTED`. */
+  signal?: AbortSignal
+  /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
+  protocols?: string | string[]
+  /** Options of the stream once open. */
+  stream?: WsStreamOptions
+  /** ws's largest incoming message, in bytes (default 1 MiB here; ws's own is 100 MiB). */
+  maxPayload?: number
+  /** Compression; off unless asked (default false; ws's own default is on). */
+  perMessageDeflate?: ClientOptions['perMessageDeflate']
+}
+
+const MiB = 1024 * 1024
+
+/**
+ * Connects to `url` (`ws:` or `wss:`) and resolves with a {@link WsStream} once the connection is open.
+ *
+ * Rejects, leaving no socket behind, with:
+ * - `HandshakeError` (`ERR_WS_HANDSHAKE`) when the upgrade failed: `status` is the HTTP status
+ *   when the server answered without upgrading (403, 503, …), and is undefined when there was no
+ *   answer at all (a refused or reset TCP connection, a DNS or TLS failure); then `cause` holds the
+ *   underlying error (e.g. `cause.code === 'ECONNREFUSED'`);
+ * - `TimeoutError` (`ERR_WS_TIMEOUT`) when `timeout` passed first;
+ * - `WsStreamError` with code `ERR_WS_ABORTED` when `signal` aborted it (`cause` is the signal's reason).
+ */
+export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WsStream> {
+  const { timeout = 30_000, signal, protocols, stream: streamOptions = {}, ...wsOptions } = options
+  if (!(timeout > 0)) throw new RangeError(`connect timeout must be > 0, got ${String(timeout)}`)
+  resolveOptions(streamOptions) // bad stream options fail before any socket exists
+  if (signal?.aborted) throw abortError(signal)
+
+  const ws = new WebSocket(url, protocols, {
+    ...wsOptions,
+    maxPayload: wsOptions.maxPayload ?? MiB,
+    perMessageDeflate: wsOptions.perMessageDeflate ?? false,
+  })
+  let stopListening = (): void => {}
+  const opening = new Promise<WsStream>((resolve, reject) => {
+    const onOpen = (): void => {
+      stopListening()
+      // Synchronously, inside 'open': the stream is listening before the first message can arrive.
+      resolve(new WsStream(ws, streamOptions))
+    }
+    const onUnexpectedResponse = (_request: unknown, response: IncomingMessage): void => {
+      const status = response.statusCode
+      reject(new HandshakeError(`The server refused the WebSocket upgrade: ${status} ${response.statusMessage ?? ''}`.trimEnd(), status))
+    }
+    const onError = (error: Error): void => {
+      reject(new HandshakeError(`The WebSocket connection could not be opened: ${error.message}`, undefined, { cause: error }))
+    }
+    const onClose = (): void => reject(new HandshakeError('The connection closed before it opened.'))
+    const onAbort = (): void => reject(abortError(signal!))
+    ws.on('open', onOpen)
+    ws.on('unexpected-response', onUnexpectedResponse)
+    ws.on('error', onError)
+    ws.on('close', onClose)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    stopListening = () => {
+      ws.off('open', onOpen)
+      ws.off('unexpected-response', onUnexpectedResponse)
+      ws.off('error', onError)
+      ws.off('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  })
+
+  try {
+    return await pTimeout(opening, {
+      milliseconds: timeout,
+      message: new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`),
+    })
+  } catch (error) {
+    stopListening()
+    await discard(ws)
+    throw error
+  }
+}
+
+function abortError(signal: AbortSignal): WsStreamError {
+  return new WsStreamError('The connection attempt was aborted.', 'ERR_WS_ABORTED', { cause: signal.reason })
+}
+
+/** Terminates a socket that failed to open and resolves once ws reports it closed. */
+function discard(ws: WebSocket): Promise<void> {
+  // ws reports the termination of a CONNECTING socket as an error; it is expected here.
+  ws.on('error', () => {})
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve()
+  return new Promise((resolve) => {
+    ws.once('close', () => resolve())
+    ws.terminate()
+  })
+}

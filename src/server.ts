@@ -1,0 +1,338 @@
+/**
+ * WsStreamServer: a WebSocket server whose every accepted connection is a {@link WsStream},
+ * each one a connection actor spawned by the server's own actor (the server machine).
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events'
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server as HttpServer } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type ServerOptions, type VerifyClientCallbackAsync, type VerifyClientCallbackSync, type WebSocket } from 'ws'
+import { createActor, toPromise, type Actor, type InspectionEvent } from 'xstate'
+import {
+  canAccept,
+  countConnections,
+  serverMachine as pureServerMachine,
+  type ConnectionCounts,
+  type DrainReport,
+} from '../machines/server.js'
+import { assertCloseFrame } from './close-code.js'
+import { connectionMachine } from './machine.js'
+import { resolveOptions, type KeepAliveOptions, type WsStreamOptions } from './options.js'
+import { WsStream } from './stream.js'
+
+/**
+ * The server machine with the ws-ready connection machine provided: each child it spawns takes
+ * a ws WebSocket as `input.socket`.
+ */
+export const serverMachine = pureServerMachine.provide({
+  actors: { connection: connectionMachine },
+})
+
+/** The server's actor. */
+export type ServerActor = Actor<typeof serverMachine>
+
+/** Options of {@link WsStreamServer}: ws's server options with safer defaults, and ours. */
+export interface WsStreamServerOptions extends Omit<ServerOptions, 'WebSocket'> {
+  /**
+   * Options of every accepted connection. `keepAlive` defaults to `{ interval: 30000, timeout: 10000 }`
+   * here (a server should notice dead peers); set it to `false` to turn it off. `id` and `inspect`
+   * are per-actor and do not apply: use the server's `inspect`, which sees every connection.
+   */
+  stream?: WsStreamOptions
+  /** Connections open at once; an upgrade over it is refused with HTTP 503 (default: no limit). */
+  maxConnections?: number
+  /**
+   * Milliseconds an upgrade may take: the request headers (with `port`) and an asynchronous
+   * `verifyClient` must finish within it, else 408 (default 10000).
+   */
+  handshakeTimeout?: number
+  /** Passed to XState's `createActor` for the server's actor: sees the whole system, every connection included. */
+  inspect?: (event: InspectionEvent) => void
+  /** ws's largest incoming message, in bytes (default 1 MiB here; ws's own is 100 MiB). */
+  maxPayload?: number
+  /** Compression; off unless asked (default false). */
+  perMessageDeflate?: ServerOptions['perMessageDeflate']
+}
+
+/** Options of {@link WsStreamServer.close}. */
+export interface ServerCloseOptions {
+  /** Milliseconds connections have to finish the close handshake before they are terminated (default 5000). */
+  timeout?: number
+  /** The close code sent to every connection (default 1001). */
+  code?: number
+  /** The close reason sent to every connection (default 'Going Away'). */
+  reason?: string
+}
+
+/** The events of {@link WsStreamServer}. */
+export interface WsStreamServerEvents {
+  /** A connection was accepted; `request` is the HTTP upgrade request. */
+  connection: [stream: WsStream, request: IncomingMessage]
+  /** The HTTP server failed (listening included). Without a listener, errors only reject `listening`. */
+  error: [error: Error]
+  /** The server stopped after a drain. */
+  close: [report: DrainReport]
+}
+
+/** Connections' default keep-alive on a server. */
+export const defaultServerKeepAlive: Readonly<KeepAliveOptions> = Object.freeze({ interval: 30_000, timeout: 10_000 })
+
+const MiB = 1024 * 1024
+
+/**
+ * A WebSocket server of byte streams. Give it `{ port, host }` to listen, `{ server }` to share an
+ * existing http/https server, or `{ noServer: true }` and call {@link handleUpgrade} yourself.
+ * Every accepted connection is a child actor of {@link actor} and a {@link WsStream}.
+ */
+export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implements AsyncIterable<WsStream> {
+  /** The server's actor (the server machine): one child per connection, ids `c1`, `c2`, … */
+  readonly actor: ServerActor
+  /** Resolves once the server listens (at once with `noServer`); rejects if it cannot. */
+  readonly listening: Promise<void>
+  readonly #wss: WebSocketServer
+  readonly #httpServer: HttpServer | HttpsServer | undefined
+  readonly #ownsHttpServer: boolean
+  readonly #streamOptions: WsStreamOptions
+  readonly #connections = new Set<WsStream>()
+  readonly #iterators = new Set<StreamQueue>()
+  #nextId = 0
+  #closing: Promise<DrainReport> | undefined
+
+  /** @param options ws's server options (`port`/`server`/`noServer` and the rest) plus ours. */
+  constructor(options: WsStreamServerOptions) {
+    super()
+    const {
+      stream = {},
+      maxConnections,
+      handshakeTimeout = 10_000,
+      inspect,
+      verifyClient,
+      port,
+      host,
+      backlog,
+      server,
+      noServer,
+      ...wsOptions
+    } = options
+    if ([port !== undefined, server !== undefined, noServer === true].filter(Boolean).length !== 1) {
+      throw new TypeError('WsStreamServer needs exactly one of the port, server or noServer options')
+    }
+    if (maxConnections !== undefined && !(maxConnections >= 0)) {
+      throw new RangeError(`maxConnections must be >= 0, got ${String(maxConnections)}`)
+    }
+    if (!(handshakeTimeout > 0)) throw new RangeError(`handshakeTimeout must be > 0, got ${String(handshakeTimeout)}`)
+    const { id: _id, inspect: _inspect, ...perConnection } = stream
+    this.#streamOptions = { ...perConnection, keepAlive: stream.keepAlive ?? defaultServerKeepAlive }
+    resolveOptions(this.#streamOptions) // reject bad options here, not at the first connection
+
+    this.actor = createActor(serverMachine, {
+      input: maxConnections === undefined ? {} : { maxConnections },
+      ...(inspect ? { inspect } : {}),
+    })
+    this.actor.start()
+
+    if (port !== undefined) {
+      // Our own HTTP server rather than ws's, so that the handshake has a deadline.
+      const httpServer = createServer({
+        headersTimeout: handshakeTimeout,
+        requestTimeout: handshakeTimeout,
+        connectionsCheckingInterval: Math.min(1000, handshakeTimeout),
+      }, (_req, res) => {
+        res.writeHead(426, { 'Content-Type': 'text/plain' }).end('Upgrade Required')
+      })
+      this.#httpServer = httpServer
+      this.#ownsHttpServer = true
+      this.listening = listen(httpServer, () => httpServer.listen({ port, host, backlog }))
+    } else {
+      this.#httpServer = server
+      this.#ownsHttpServer = false
+      this.listening = server === undefined || server.listening ? Promise.resolve() : listen(server)
+    }
+    // Awaiting `listening` is how most callers see a failure to listen; an unawaited one must not crash.
+    this.listening.catch(() => {})
+
+    this.#wss = new WebSocketServer({
+      clientTracking: false,
+      ...wsOptions,
+      maxPayload: wsOptions.maxPayload ?? MiB,
+      perMessageDeflate: wsOptions.perMessageDeflate ?? false,
+      ...(this.#httpServer ? { server: this.#httpServer } : { noServer: true }),
+      verifyClient: this.#verifyClient(verifyClient, handshakeTimeout),
+    })
+    this.#wss.on('connection', (socket, request) => this.#adopt(socket, request))
+    // ws forwards the HTTP server's errors here.
+    this.#wss.on('error', (error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', error)
+    })
+  }
+
+  /** The accepted connections that are not closed yet. */
+  get connections(): ReadonlySet<WsStream> {
+    return this.#connections
+  }
+
+  /** The live connections by state (`connecting`, `open`, `closingSent`, `closingReceived`) and their total. */
+  get counts(): ConnectionCounts {
+    return countConnections(this.actor.getSnapshot())
+  }
+
+  /** The address the server listens on (as `net.Server.address()`); throws with `noServer`. */
+  address(): AddressInfo | string {
+    if (this.#httpServer === undefined) throw new Error('The server is operating in "noServer" mode')
+    const address = this.#httpServer.address()
+    if (address === null) throw new Error('The server is not listening')
+    return address
+  }
+
+  /**
+   * With `noServer`: completes (or refuses) the WebSocket upgrade of `request`, e.g. from your
+   * HTTP server's `'upgrade'` event. The accepted connection arrives as a `'connection'` event.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#adopt(ws, request))
+  }
+
+  /**
+   * Stops accepting, sends every connection a Close (1001 "Going Away" by default), waits up to
+   * `timeout` ms for their handshakes, terminates the rest, and resolves with how many closed
+   * cleanly and how many did not. Calling it again returns the same promise.
+   */
+  close({ timeout, code = 1001, reason = 'Going Away' }: ServerCloseOptions = {}): Promise<DrainReport> {
+    if (this.#closing) return this.#closing
+    assertCloseFrame(code, reason)
+    if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`close timeout must be >= 0, got ${String(timeout)}`)
+    const stopListening = this.#ownsHttpServer ? closeServer(this.#httpServer!) : Promise.resolve()
+    this.actor.send({ type: 'drain', code, reason, ...(timeout === undefined ? {} : { timeout }) })
+    this.#closing = (async () => {
+      const report = await toPromise(this.actor)
+      for (const queue of this.#iterators) queue.end()
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()))
+      if (this.#ownsHttpServer) this.#httpServer!.closeAllConnections()
+      await stopListening
+      this.emit('close', report)
+      return report
+    })()
+    return this.#closing
+  }
+
+  /** Yields each connection accepted from now on, until the server closes. */
+  [Symbol.asyncIterator](): AsyncIterator<WsStream> {
+    const queue = new StreamQueue(() => this.#iterators.delete(queue))
+    if (this.#closing) queue.end()
+    else this.#iterators.add(queue)
+    return queue
+  }
+
+  /** ws's verifyClient: the user's check first, then ours, so that nothing runs between our yes and the upgrade. */
+  #verifyClient(
+    user: VerifyClientCallbackAsync | VerifyClientCallbackSync | undefined,
+    handshakeTimeout: number,
+  ): VerifyClientCallbackAsync {
+    return (info, callback) => {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      let decided = false
+      const decide = (verified: boolean, code?: number, message?: string, headers?: OutgoingHttpHeaders): void => {
+        if (decided) return
+        decided = true
+        clearTimeout(timer)
+        if (!verified) return callback(false, code ?? 401, message, headers)
+        // ws completes the upgrade synchronously after this callback: the count cannot change in between.
+        if (!canAccept(this.actor.getSnapshot())) return callback(false, 503, 'Service Unavailable')
+        callback(true)
+      }
+      if (user === undefined) return decide(true)
+      if (user.length < 2) return decide((user as VerifyClientCallbackSync)(info))
+      timer = setTimeout(() => decide(false, 408, 'Request Timeout'), handshakeTimeout)
+      ;(user as VerifyClientCallbackAsync)(info, decide)
+    }
+  }
+
+  /** Turns an upgraded socket into a connection child of the server's actor and its WsStream. */
+  #adopt(socket: WebSocket, request: IncomingMessage): void {
+    const id = `c${++this.#nextId}`
+    this.actor.send({ type: 'connection.accept', id, input: { socket, options: this.#streamOptions } })
+    const child = this.actor.getSnapshot().context.connections[id]
+    if (child === undefined) {
+      // Only a noServer upgrade that skipped our check (or raced a drain) gets here.
+      socket.close(1013, 'Try Again Later')
+      return
+    }
+    const stream = WsStream.fromActor(child)
+    this.#connections.add(stream)
+    void stream.closed.then(() => this.#connections.delete(stream))
+    for (const queue of this.#iterators) queue.push(stream)
+    this.emit('connection', stream, request)
+  }
+}
+
+/** Accepted streams waiting for an async iterator's `next()`. */
+class StreamQueue implements AsyncIterator<WsStream> {
+  readonly #items: WsStream[] = []
+  #waiting: ((result: IteratorResult<WsStream>) => void) | undefined
+  #ended = false
+  readonly #onEnd: () => void
+
+  constructor(onEnd: () => void) {
+    this.#onEnd = onEnd
+  }
+
+  push(stream: WsStream): void {
+    if (this.#waiting) {
+      const wake = this.#waiting
+      this.#waiting = undefined
+      wake({ value: stream, done: false })
+    } else {
+      this.#items.push(stream)
+    }
+  }
+
+  end(): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#onEnd()
+    if (this.#waiting) this.#waiting({ value: undefined, done: true })
+    this.#waiting = undefined
+  }
+
+  next(): Promise<IteratorResult<WsStream>> {
+    const stream = this.#items.shift()
+    if (stream) return Promise.resolve({ value: stream, done: false })
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
+    return new Promise((resolve) => { this.#waiting = resolve })
+  }
+
+  return(): Promise<IteratorResult<WsStream>> {
+    this.#items.length = 0
+    this.end()
+    return Promise.resolve({ value: undefined, done: true })
+  }
+}
+
+/** Resolves once `server` listens (calling `start` to begin), rejects on its first error before that. */
+function listen(server: HttpServer | HttpsServer, start?: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      server.off('listening', onListening)
+      reject(error)
+    }
+    const onListening = (): void => {
+      server.off('error', onError)
+      resolve()
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    start?.()
+  })
+}
+
+/** Stops `server` listening; resolves once its last connection is gone. */
+function closeServer(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve()
+    server.close(() => resolve())
+    server.closeIdleConnections()
+  })
+}
