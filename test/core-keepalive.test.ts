@@ -1,0 +1,93 @@
+/**
+ * keepAlive and ping(): a peer that stops answering is terminated; a healthy peer that only looks
+ * silent because our own read backpressure paused the socket is not.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { ConnectionClosedError, TimeoutError, WsStream, type WsEvent, type WsStreamOptions } from '../src/index.js'
+import { bytes, peerClosed, rawClient, rawServer, streamPair, waitFor, type Teardown } from './helpers.js'
+
+const keepAlive = { interval: 40, timeout: 80 }
+
+/** A server-side WsStream and a raw ws client peer built with `peerOptions`. */
+async function streamWithPeer(tt: Teardown, options: WsStreamOptions, peerOptions: ConstructorParameters<typeof import('ws').WebSocket>[2] = {}) {
+  const server = await rawServer(tt)
+  const accepted = server.accept()
+  const peer = await rawClient(tt, server.url, peerOptions)
+  const stream = new WsStream(await accepted, options)
+  tt.teardown(() => stream.abort())
+  const events: WsEvent[] = []
+  stream.on('*', (event) => events.push(event))
+  return { stream, peer, events }
+}
+
+t.test('keepAlive terminates a peer that stops answering pings: 1006, unclean, TimeoutError and an error event', async (t) => {
+  const { stream, peer, events } = await streamWithPeer(t, { keepAlive }, { autoPong: false })
+  let pings = 0
+  peer.on('ping', () => pings++)
+  const peerSaw = peerClosed(peer)
+  const info = await stream.closed
+  t.ok(pings >= 1, 'the peer was pinged')
+  t.equal(info.code, 1006)
+  t.equal(info.wasClean, false)
+  t.type(info.error, TimeoutError)
+  const errors = events.filter((e): e is Extract<WsEvent, { type: 'error' }> => e.type === 'error')
+  t.equal(errors.length, 1, 'one error event')
+  t.type(errors[0]?.error, TimeoutError)
+  t.equal(events.at(-1)?.type, 'closed')
+  t.equal((await peerSaw).code, 1006, 'the peer\'s TCP connection was dropped, no handshake')
+  await t.rejects(stream.read(), TimeoutError, 'a read learns the stream was cut')
+  t.equal(await stream.read(), null, 'then reads end')
+})
+
+t.test('keepAlive leaves an idle healthy peer alone', async (t) => {
+  const { stream, peer, events } = await streamWithPeer(t, { keepAlive })
+  let pings = 0
+  peer.on('ping', () => pings++)
+  await waitFor(() => pings >= 5, 5000, 'five keep-alive pings')
+  t.equal(stream.state, 'open')
+  t.same(events.filter((e) => e.type === 'error'), [], 'no error event')
+  t.ok(events.some((e) => e.type === 'pong'), 'the pongs were seen')
+})
+
+t.test('keepAlive never terminates a healthy peer that is only paused by our own read backpressure', async (t) => {
+  const readHighWaterMark = 16 * 1024
+  const { stream, peer, events } = await streamWithPeer(t, { keepAlive, readHighWaterMark })
+  let pings = 0
+  peer.on('ping', () => pings++)
+  // Far more than loopback's socket buffers hold, so that the peer's pongs queue behind its data.
+  const message = 64 * 1024
+  const total = 16 * 1024 * 1024
+  const data = bytes(total, 11)
+  for (let at = 0; at < total; at += message) peer.send(data.subarray(at, at + message))
+
+  await waitFor(() => events.some((e) => e.type === 'paused'), 5000, 'the socket to be paused')
+  // Not reading for many keep-alive periods: the peer's pongs cannot reach us meanwhile.
+  await sleep(10 * (keepAlive.interval + keepAlive.timeout))
+  t.equal(stream.state, 'open', 'still open after many silent keep-alive periods')
+  t.ok(stream.stats.bytesRead < total / 2, 'the peer really was held back')
+
+  const got = await stream.readExactly(total)
+  t.ok(Buffer.from(got).equals(Buffer.from(data)), 'every byte arrived, in order')
+  const pingsAfterReading = pings
+  await waitFor(() => pings >= pingsAfterReading + 3, 5000, 'more keep-alive pings')
+  t.equal(stream.state, 'open', 'and the connection is still open')
+  t.same(events.filter((e) => e.type === 'error' || e.type === 'closed'), [], 'no error, no close')
+})
+
+t.test('ping() resolves with a round trip >= 0 and rejects with ConnectionClosedError after close', async (t) => {
+  const { client, server } = await streamPair(t)
+  const rtt = await client.ping()
+  t.type(rtt, 'number')
+  t.ok(rtt >= 0 && Number.isFinite(rtt), `round trip ${rtt} ms`)
+  const withData = await server.ping(new Uint8Array([9, 8, 7]))
+  t.ok(withData >= 0, 'a ping with a payload also resolves')
+  const pongs: Uint8Array[] = []
+  server.on('pong', (e) => pongs.push((e as Extract<WsEvent, { type: 'ping' | 'pong' }>).data))
+  await server.ping(new Uint8Array([1, 2]))
+  t.same(pongs.map((p) => [...p]), [[1, 2]], 'the pong event carries the payload')
+  await client.close()
+  await t.rejects(client.ping(), ConnectionClosedError)
+  await server.closed
+  await t.rejects(server.ping(), ConnectionClosedError, 'on the side that did not initiate the close too')
+})
