@@ -206,20 +206,27 @@ export const transportLogic = fromCallback<ConnectionEvent, TransportActorInput>
   return runTransport(input.socket, input, sendBack)
 })
 
-/** Pings every `interval`; reports `keepAliveTimeout` when a pong is overdue while we are reading. */
+/**
+ * Pings every `interval`; reports `keepAliveTimeout` when a pong is overdue. Any sign of life in
+ * the window counts as an answer: received bytes (a pong can queue behind them), or a pause by our
+ * own read backpressure (while paused, the pong cannot be read at all).
+ */
 export const keepAliveLogic = fromCallback<ConnectionEvent, { options: ResolvedOptions; io: ConnectionIO }>(
   ({ input: { options, io }, sendBack }) => {
     if (!options.keepAlive) return
     const { interval, timeout } = options.keepAlive
+    const { readBuffer, pinger } = io
     let deadline: ReturnType<typeof setTimeout> | undefined
     const tick = setInterval(() => {
-      // While our own backpressure pauses the socket, its pong cannot be read: that is no sign of death.
-      if (deadline !== undefined || io.readBuffer.paused) return
+      if (deadline !== undefined || readBuffer.paused) return
       let answered = false
-      io.pinger.ping().then(() => { answered = true }, () => {})
+      const bytesBefore = readBuffer.bytesIn
+      const pausesBefore = readBuffer.pauses
+      pinger.ping().then(() => { answered = true }, () => {})
       deadline = setTimeout(() => {
         deadline = undefined
-        if (!answered && !io.readBuffer.paused) sendBack({ type: 'keepAliveTimeout' })
+        const alive = answered || readBuffer.paused || readBuffer.bytesIn !== bytesBefore || readBuffer.pauses !== pausesBefore
+        if (!alive) sendBack({ type: 'keepAliveTimeout' })
       }, timeout)
     }, interval)
     return () => {

@@ -16,6 +16,8 @@ export class ReadBuffer {
   onBackpressure: ((full: boolean) => void) | undefined
   bytesIn = 0
   messagesIn = 0
+  /** How many times the buffer has paused the socket. */
+  pauses = 0
 
   #ended = false
   #error: Error | undefined
@@ -46,6 +48,7 @@ export class ReadBuffer {
     this.#wake()
     if (!this.#paused && this.queue.length >= this.highWaterMark) {
       this.#paused = true
+      this.pauses++
       this.onBackpressure?.(true)
     }
   }
