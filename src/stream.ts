@@ -9,7 +9,7 @@ import type { CloseInfo, ConnectionIO, State, WsEvent } from '../machines/connec
 import { assertCloseFrame } from './close-code.js'
 import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError } from './errors.js'
 import { connectionMachine } from './machine.js'
-import type { WsStreamOptions } from './options.js'
+import { resolveOptions, type WsStreamOptions } from './options.js'
 import { assertWsSocket } from './transport/ws.js'
 
 /** A running connection actor: the one a WsStream creates, or a spawned child of another machine. */
@@ -79,6 +79,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
     let actor = adopting
     if (actor === undefined) {
       assertWsSocket(socket)
+      resolveOptions(options) // throws here, in the caller's stack, rather than inside the actor
       actor = createActor(connectionMachine, {
         input: { socket, options },
         ...(options.inspect ? { inspect: options.inspect } : {}),
