@@ -1,0 +1,113 @@
+/**
+ * A Node.js `Duplex` over a {@link WsStream}: `stream.toDuplex()`.
+ *
+ * - `end()` flushes, then sends Close 1000; the readable side keeps delivering the peer's
+ *   bytes until its Close arrives, then ends.
+ * - `destroy()` without an error (what breaking out of `for await` does) closes cleanly with
+ *   1000 and drops whatever the peer still sends; `destroy(err)` aborts the connection (1006).
+ * - `'error'` is emitted for real faults only (a reset, a write that could not be delivered),
+ *   never for a clean close. `closeInfo` says how the connection ended.
+ * - Bytes are pulled from the stream only while the Duplex's own readable buffer is below its
+ *   `readableHighWaterMark`, so a slow consumer pauses the socket.
+ *
+ * @module
+ */
+import { Duplex } from 'node:stream'
+import type { CloseInfo } from '../../machines/connection.js'
+import type { WsStream } from '../stream.js'
+import { closeAndDiscard } from './discard.js'
+
+/** Options of {@link createDuplex} (`stream.toDuplex(options)`). */
+export interface DuplexOptions {
+  /**
+   * Bytes the readable side buffers before it stops pulling from the stream (Node's default when
+   * not given). Each pull takes at most this many bytes, so the Duplex never holds much more.
+   */
+  readableHighWaterMark?: number
+  /** Bytes the writable side buffers before `write()` returns false (Node's default when not given). */
+  writableHighWaterMark?: number
+}
+
+/** The Duplex that {@link createDuplex} returns: a Node `Duplex` plus the stream and its close info. */
+export class WsDuplex extends Duplex {
+  /** The byte stream underneath. */
+  readonly stream: WsStream
+  /** How the connection ended; resolves once it has, never rejects (the same as `stream.closed`). */
+  readonly closeInfo: Promise<CloseInfo>
+  /** The read in flight on the stream, if any: only one at a time, and only while Node asks for data. */
+  #reading: Promise<Uint8Array | null> | undefined
+
+  /**
+   * @param stream The stream to wrap. Do not read from it elsewhere while the Duplex is in use.
+   * @param options Buffer sizes of the two sides.
+   */
+  constructor(stream: WsStream, options: DuplexOptions = {}) {
+    super({
+      // A WebSocket cannot stay half open once the peer's Close arrived: ws has echoed it.
+      allowHalfOpen: false,
+      ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
+      ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
+    })
+    this.stream = stream
+    this.closeInfo = stream.closed
+  }
+
+  override _read(): void {
+    if (this.#reading === undefined) void this.#pull()
+  }
+
+  /** Pulls chunks while Node's buffer has room; stops when `push` says it is full. */
+  async #pull(): Promise<void> {
+    for (;;) {
+      const reading = this.stream.read(Math.max(1, this.readableHighWaterMark))
+      this.#reading = reading
+      let chunk: Uint8Array | null
+      try {
+        chunk = await reading
+      } catch (error) {
+        this.destroy(error as Error)
+        return
+      } finally {
+        this.#reading = undefined
+      }
+      if (this.destroyed) return
+      if (chunk === null) {
+        this.push(null)
+        return
+      }
+      if (!this.push(chunk)) return
+    }
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.stream.write(chunk).then(() => callback(), callback)
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    // Flush first so that bytes that could not be delivered are an error here, not silence.
+    this.stream.flush().then(() => {
+      void this.stream.close(1000)
+      callback()
+    }, callback)
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (error) {
+      this.stream.abort(error)
+      callback(error)
+      return
+    }
+    // A consumer that stops reading (a `break` out of `for await`) still gets a clean close.
+    closeAndDiscard(this.stream, 1000, '', this.#reading).then(() => callback(), callback)
+  }
+}
+
+/**
+ * Wraps `stream` in a Node `Duplex` (see the module notes for `end`, `destroy` and errors).
+ *
+ * @param stream The stream to wrap; the Duplex becomes its only reader.
+ * @param options Buffer sizes of the two sides.
+ */
+export function createDuplex(stream: WsStream, options?: DuplexOptions): WsDuplex {
+  return new WsDuplex(stream, options)
+}

@@ -1,0 +1,65 @@
+/**
+ * Newline-delimited text: `linesCodec({ maxLength })`.
+ *
+ * @module
+ */
+import { MessageTooLargeError } from '../errors.js'
+import type { Codec, Decoded } from './codec.js'
+
+const LF = 0x0a
+const CR = 0x0d
+
+/** Options of {@link linesCodec}. */
+export interface LinesCodecOptions {
+  /** The longest line in UTF-8 bytes, line ending excluded (default 65536). Applies to both directions. */
+  maxLength?: number
+}
+
+/**
+ * Lines of UTF-8 text ending in LF; a CR before the LF is tolerated and dropped. Items are
+ * strings without their line ending. `encode` appends `\n` and refuses a string containing one.
+ * A final line without a newline is still delivered at the end of the stream. Invalid UTF-8
+ * decodes to U+FFFD.
+ *
+ * @param options `maxLength`: the longest line.
+ */
+export function linesCodec({ maxLength = 65536 }: LinesCodecOptions = {}): Codec<string> {
+  if (!(Number.isInteger(maxLength) && maxLength >= 0)) {
+    throw new RangeError(`linesCodec maxLength must be a whole number >= 0, got ${String(maxLength)}`)
+  }
+  const decoder = new TextDecoder()
+  const encoder = new TextEncoder()
+  const tooLong = (): MessageTooLargeError =>
+    new MessageTooLargeError(`A line is longer than ${maxLength} bytes.`, maxLength)
+  const text = (bytes: Uint8Array): string => {
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length
+    if (end > maxLength) throw tooLong()
+    return decoder.decode(bytes.subarray(0, end))
+  }
+
+  return {
+    // The longest line, its CR and its LF.
+    maxEncodedLength: maxLength + 2,
+
+    encode(line: string): Uint8Array {
+      if (line.includes('\n')) throw new TypeError('linesCodec cannot send a line that contains "\\n"')
+      const bytes = encoder.encode(`${line}\n`)
+      if (bytes.length - 1 > maxLength) throw tooLong()
+      return bytes
+    },
+
+    decode(buffer: Uint8Array, scanned: number): Decoded<string> | undefined {
+      const at = buffer.indexOf(LF, scanned)
+      if (at === -1) {
+        // Without its LF a line may still end in the CR of a CRLF: allow one byte more.
+        if (buffer.length > maxLength + 1) throw tooLong()
+        return undefined
+      }
+      return { item: text(buffer.subarray(0, at)), consumed: at + 1 }
+    },
+
+    decodeEof(rest: Uint8Array): string {
+      return text(rest)
+    },
+  }
+}
