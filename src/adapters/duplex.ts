@@ -3,8 +3,9 @@
  *
  * - `end()` flushes, then sends Close 1000; the readable side keeps delivering the peer's
  *   bytes until its Close arrives, then ends.
- * - `destroy()` without an error (what breaking out of `for await` does) closes cleanly with
- *   1000 and drops whatever the peer still sends; `destroy(err)` aborts the connection (1006).
+ * - `destroy()` without an error, or with Node's `AbortError` (what leaving a `for await` loop
+ *   does), closes cleanly with 1000 and drops whatever the peer still sends; `destroy(err)` with
+ *   any other error aborts the connection (1006) and emits `err`.
  * - `'error'` is emitted for real faults only (a reset, a write that could not be delivered),
  *   never for a clean close. `closeInfo` says how the connection ended.
  * - Bytes are pulled from the stream only while the Duplex's own readable buffer is below its
@@ -92,14 +93,19 @@ export class WsDuplex extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (error) {
+    if (error && !isAbortError(error)) {
       this.stream.abort(error)
       callback(error)
       return
     }
-    // A consumer that stops reading (a `break` out of `for await`) still gets a clean close.
+    // A consumer that stops reading still gets a clean close. Node destroys with an AbortError
+    // when a `for await` loop is left early (or ends while the writable side is open): not a fault.
     closeAndDiscard(this.stream, 1000, '', this.#reading).then(() => callback(), callback)
   }
+}
+
+function isAbortError(error: Error): boolean {
+  return error.name === 'AbortError' && (error as { code?: unknown }).code === 'ABORT_ERR'
 }
 
 /**
