@@ -63,7 +63,8 @@ export function createReadableStream(stream: WsStream): ReadableStream<Uint8Arra
         new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(chunk)
         request.respond(chunk.length)
       } else {
-        controller.enqueue(chunk.slice())
+        // A copy that owns its memory (Buffer#slice would be a view): enqueue detaches it.
+        controller.enqueue(new Uint8Array(chunk))
       }
     },
     async cancel(reason) {
