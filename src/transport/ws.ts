@@ -104,32 +104,25 @@ export function wsTransport(socket: WebSocket): Transport {
       }
       ws.close = detectCloseFrame
 
-      const onOpen = (): void => {
-        opened = true
-        sink.open()
+      const listeners = {
+        open: () => {
+          opened = true
+          sink.open()
+        },
+        message: (data: Buffer, isBinary: boolean) => sink.message(data, isBinary),
+        ping: (data: Buffer) => sink.ping(data),
+        pong: (data: Buffer) => sink.pong(data),
+        error: (error: Error) => sink.error(translateError(error, opened, protocolCloseCode)),
+        close: (code: number, reason: Buffer) => {
+          sink.closed(code, reason.toString(), ws._closeFrameSent && ws._closeFrameReceived)
+        },
       }
-      const onMessage = (data: Buffer, isBinary: boolean): void => sink.message(data, isBinary)
-      const onPing = (data: Buffer): void => sink.ping(data)
-      const onPong = (data: Buffer): void => sink.pong(data)
-      const onError = (error: Error): void => sink.error(translateError(error, opened, protocolCloseCode))
-      const onClose = (code: number, reason: Buffer): void => {
-        sink.closed(code, reason.toString(), ws._closeFrameSent && ws._closeFrameReceived)
-      }
-      ws.on('open', onOpen)
-      ws.on('message', onMessage)
-      ws.on('ping', onPing)
-      ws.on('pong', onPong)
-      ws.on('error', onError)
-      ws.on('close', onClose)
+      const on = ws.on as (event: string, listener: (...args: never[]) => void) => WebSocket
+      for (const [event, listener] of Object.entries(listeners)) on.call(ws, event, listener)
 
       return () => {
-        ws.off('open', onOpen)
-        ws.off('message', onMessage)
-        ws.off('ping', onPing)
-        ws.off('pong', onPong)
-        ws.off('close', onClose)
+        for (const [event, listener] of Object.entries(listeners)) ws.off(event, listener)
         // ws may still report a late error (a terminated socket): it must never go unhandled.
-        ws.off('error', onError)
         ws.on('error', ignore)
         if (ws.close === detectCloseFrame) Reflect.deleteProperty(ws, 'close')
       }
