@@ -51,8 +51,9 @@ export function linesCodec({ maxLength = 65536 }: LinesCodecOptions = {}): Codec
     decode(buffer: Uint8Array, scanned: number): Decoded<string> | undefined {
       const at = buffer.indexOf(LF, scanned)
       if (at === -1) {
-        // Without its LF a line may still end in the CR of a CRLF: allow one byte more.
-        if (buffer.length > maxLength + 1) throw tooLong()
+        // Without its LF a line may still end in the CR of a CRLF: allow that one byte more.
+        const longest = buffer[buffer.length - 1] === CR ? maxLength + 1 : maxLength
+        if (buffer.length > longest) throw tooLong()
         return undefined
       }
       return { item: text(buffer.subarray(0, at)), consumed: at + 1 }
