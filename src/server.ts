@@ -10,7 +10,7 @@ import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type ServerOptions, type VerifyClientCallbackAsync, type VerifyClientCallbackSync, type WebSocket } from 'ws'
-import { createActor, toPromise, type Actor, type InspectionEvent } from 'xstate'
+import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate'
 import {
   canAccept,
   countConnections,
@@ -49,8 +49,11 @@ export interface WsStreamServerOptions extends Omit<ServerOptions, 'WebSocket'> 
    * `verifyClient` must finish within it, else 408 (default 10000).
    */
   handshakeTimeout?: number
-  /** Passed to XState's `createActor` for the server's actor: sees the whole system, every connection included. */
-  inspect?: (event: InspectionEvent) => void
+  /**
+   * Passed to XState's `createActor` for the server's actor: sees the whole actor system, every
+   * connection included (e.g. `createWebSocketInspector(…).inspect` from `@statelyai/inspect`).
+   */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void)
   /** ws's largest incoming message, in bytes (default 1 MiB here; ws's own is 100 MiB). */
   maxPayload?: number
   /** Compression; off unless asked (default false). */
