@@ -9,7 +9,8 @@ const writableOf = (stream: WsStream) => createWritableStream(stream)
 
 async function collect(readable: ReadableStream<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = []
-  for await (const chunk of readable) parts.push(chunk)
+  const reader = readable.getReader()
+  for (let next = await reader.read(); !next.done; next = await reader.read()) parts.push(next.value)
   return Buffer.concat(parts)
 }
 
@@ -57,9 +58,9 @@ t.test('BYOB reads fill the caller\'s buffers, never more than asked', async (t)
 t.test('a ReadableStream piped through DecompressionStream gets what the other side sent through CompressionStream', async (t) => {
   const { client, server } = await streamPair(t)
   const data = bytes(4 * MiB, 11)
-  const source = new ReadableStream<Uint8Array>({
+  const source = new ReadableStream<Uint8Array<ArrayBuffer>>({
     start(controller) {
-      for (let i = 0; i < data.length; i += 65536) controller.enqueue(data.slice(i, i + 65536))
+      for (let i = 0; i < data.length; i += 65536) controller.enqueue(new Uint8Array(data.subarray(i, i + 65536)))
       controller.close()
     },
   })

@@ -40,7 +40,7 @@ export function isCloseRequest(value: unknown): value is CloseRequest {
  *
  * @param stream The stream to read; the ReadableStream becomes its only reader.
  */
-export function createReadableStream(stream: WsStream): ReadableStream<Uint8Array> {
+export function createReadableStream(stream: WsStream): ReadableStream<Uint8Array<ArrayBuffer>> {
   let reading: Promise<Uint8Array | null> | undefined
   let cancelled = false
   return new ReadableStream({
@@ -72,7 +72,7 @@ export function createReadableStream(stream: WsStream): ReadableStream<Uint8Arra
       const { code, reason: text = '' } = isCloseRequest(reason) ? reason : { code: 1000 }
       await closeAndDiscard(stream, code, text, reading)
     },
-  }) as ReadableStream<Uint8Array>
+  }) as ReadableStream<Uint8Array<ArrayBuffer>>
 }
 
 /**
