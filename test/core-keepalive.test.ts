@@ -41,13 +41,25 @@ t.test('keepAlive terminates a peer that stops answering pings: 1006, unclean, T
 })
 
 t.test('keepAlive leaves an idle healthy peer alone', async (t) => {
-  const { stream, peer, events } = await streamWithPeer(t, { keepAlive })
+  const { stream, peer, events } = await streamWithPeer(t, { keepAlive: { interval: 50, timeout: 400 } })
   let pings = 0
   peer.on('ping', () => pings++)
-  await waitFor(() => pings >= 5, 5000, 'five keep-alive pings')
+  await waitFor(() => pings >= 4, 10_000, 'four keep-alive pings')
   t.equal(stream.state, 'open')
   t.same(events.filter((e) => e.type === 'error'), [], 'no error event')
   t.ok(events.some((e) => e.type === 'pong'), 'the pongs were seen')
+})
+
+t.test('keepAlive pings every interval, also when its timeout is longer than the interval', async (t) => {
+  const interval = 30
+  const { stream, peer } = await streamWithPeer(t, { keepAlive: { interval, timeout: 3000 } })
+  const pingTimes: number[] = []
+  peer.on('ping', () => pingTimes.push(Date.now()))
+  const started = Date.now()
+  // 20 intervals: one ping per interval would be ~20; we ask for only 5 to stay clear of timer jitter.
+  await sleep(20 * interval)
+  t.ok(pingTimes.length >= 5, `${pingTimes.length} pings in ${Date.now() - started} ms with interval ${interval} ms (want >= 5)`)
+  t.equal(stream.state, 'open')
 })
 
 t.test('keepAlive never terminates a healthy peer that is only paused by our own read backpressure', async (t) => {
@@ -67,6 +79,8 @@ t.test('keepAlive never terminates a healthy peer that is only paused by our own
   t.equal(stream.state, 'open', 'still open after many silent keep-alive periods')
   t.ok(stream.stats.bytesRead < total / 2, 'the peer really was held back')
 
+  // Then read everything at once: the socket pauses and resumes as the buffer fills and drains,
+  // and the peer's pongs still wait behind the data it queued while we were not reading.
   const got = await stream.readExactly(total)
   t.ok(Buffer.from(got).equals(Buffer.from(data)), 'every byte arrived, in order')
   const pingsAfterReading = pings
