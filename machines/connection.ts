@@ -42,7 +42,8 @@ export interface CloseInfo {
 /** The out-of-band events of a connection (`stream.on()`, `stream.events()`, `actor.on()`). */
 export type WsEvent =
   | { type: 'state'; from: State; to: State }
-  | { type: 'ping' | 'pong'; data: Uint8Array }
+  | { type: 'ping'; data: Uint8Array }
+  | { type: 'pong'; data: Uint8Array }
   | { type: 'closeFrame'; code: number; reason: string }
   | { type: 'paused' }
   | { type: 'resumed' }
@@ -222,7 +223,11 @@ export const keepAliveLogic = fromCallback<ConnectionEvent, { options: ResolvedO
       let answered = false
       const bytesBefore = readBuffer.bytesIn
       const pausesBefore = readBuffer.pauses
-      pinger.ping().then(() => { answered = true }, () => {})
+      pinger.ping().then(() => {
+        answered = true
+        clearTimeout(deadline)
+        deadline = undefined
+      }, () => {})
       deadline = setTimeout(() => {
         deadline = undefined
         const alive = answered || readBuffer.paused || readBuffer.bytesIn !== bytesBefore || readBuffer.pauses !== pausesBefore

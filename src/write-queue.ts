@@ -49,6 +49,7 @@ export class WriteQueue {
   #flushWaiters: FlushWaiter[] = []
   #refusal: Error | undefined // set once writes are no longer accepted
   #failure: Error | undefined // set once the connection died
+  #lost = 0 // accepted bytes that never reached the kernel
 
   constructor(options: WriteQueueOptions) {
     this.#options = options
@@ -86,6 +87,7 @@ export class WriteQueue {
 
   /** Resolves once every accepted byte is in the kernel; rejects if the connection dies first. */
   flush(): Promise<void> {
+    if (this.#lost > 0) return Promise.reject(this.#unsentError(this.#lost))
     if (this.buffered === 0) return Promise.resolve()
     if (this.#failure) return Promise.reject(this.#unsentError(this.buffered))
     return new Promise((resolve, reject) => this.#flushWaiters.push({ resolve, reject }))
@@ -108,6 +110,7 @@ export class WriteQueue {
     this.#refusal ??= reason
     this.#failure ??= reason
     const unsent = this.buffered
+    this.#lost += this.#pendingBytes
     this.#pending = []
     this.#pendingHead = 0
     this.#pendingBytes = 0
@@ -187,6 +190,7 @@ export class WriteQueue {
     this.#sendsInFlight--
     if (error) {
       this.#failure ??= error
+      this.#lost += size
       const unsent = size + this.buffered
       for (const f of this.#flushWaiters.splice(0)) f.reject(this.#unsentError(unsent))
       this.fail(error)
