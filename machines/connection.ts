@@ -83,10 +83,14 @@ export interface Transport {
 
 /** The mutable I/O state shared by the machine, its transport and the stream façade. */
 export interface ConnectionIO {
+  /** The socket as given in the input (kept here, not in the context, so inspectors do not serialise it). */
+  socket: unknown
   readBuffer: ReadBuffer
   writeQueue: WriteQueue
   pinger: Pinger
   transport: Transport | undefined
+  /** What inspectors and JSON.stringify see of the I/O state: sizes, not sockets and buffers. */
+  toJSON(): { readBuffered: number; writeBuffered: number }
 }
 
 /** Input of the connection machine. */
@@ -98,7 +102,6 @@ export interface ConnectionInput {
 
 /** The machine's context (internal: read it only for debugging). */
 export interface ConnectionContext {
-  socket: unknown
   options: ResolvedOptions
   io: ConnectionIO
   state: State
@@ -148,6 +151,7 @@ export function runTransport(
 ): () => void {
   const { readBuffer, writeQueue, pinger } = io
   io.transport = transport
+  let socketClosed = false
   const start = (): void => {
     writeQueue.bind(transport.send)
     pinger.bind((data) => transport.ping(data))
@@ -183,7 +187,10 @@ export function runTransport(
       sendBack({ type: 'protocolClose', code })
     },
     error: (error) => sendBack({ type: 'socketError', error }),
-    closed: (code, reason, wasClean) => sendBack({ type: 'socketClosed', code, reason, wasClean }),
+    closed(code, reason, wasClean) {
+      socketClosed = true
+      sendBack({ type: 'socketClosed', code, reason, wasClean })
+    },
   })
   if (transport.isOpen) {
     start()
@@ -192,6 +199,15 @@ export function runTransport(
   return () => {
     detach()
     readBuffer.onBackpressure = undefined
+    if (!socketClosed) {
+      // Stopped from outside (a parent stopped, actor.stop()) or done without the socket's close
+      // event: nothing may be left open or pending.
+      transport.terminate()
+      const gone = new ConnectionResetError('The connection actor stopped before the connection closed.')
+      readBuffer.end(gone)
+      writeQueue.fail(gone)
+      pinger.fail(gone)
+    }
   }
 }
 
@@ -247,13 +263,16 @@ const TEXT_REASON = 'Text messages are not supported.'
 function createContext(input: ConnectionInput): ConnectionContext {
   const options = resolveOptions(input.options)
   return {
-    socket: input.socket,
     options,
     io: {
+      socket: input.socket,
       readBuffer: new ReadBuffer(options.readHighWaterMark),
       writeQueue: new WriteQueue(options),
       pinger: new Pinger(),
       transport: undefined,
+      toJSON() {
+        return { readBuffered: this.readBuffer.queue.length, writeBuffered: this.writeQueue.buffered }
+      },
     },
     state: 'connecting',
     initiator: 'none',
@@ -391,7 +410,7 @@ export const connectionMachine = setup({
   invoke: {
     id: 'transport',
     src: 'transport',
-    input: ({ context }) => ({ socket: context.socket, io: context.io, options: context.options }),
+    input: ({ context }) => ({ socket: context.io.socket, io: context.io, options: context.options }),
   },
   initial: 'connecting',
   on: {

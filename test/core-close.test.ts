@@ -208,3 +208,23 @@ t.test('a peer Close without a status code is reported as 1005', async (t) => {
   t.equal(info.code, 1005)
   t.equal(info.wasClean, true)
 })
+
+t.test('stopping the actor from outside terminates the socket and settles what is pending', async (t) => {
+  const { stream, peer } = await streamAndPeer(t)
+  const read = stream.read().catch((e: unknown) => e)
+  const seen = peerClosed(peer)
+  ;(stream.actor as { stop(): void }).stop()
+  t.equal((await seen).code, 1006, 'the peer sees the connection drop')
+  t.match(await read, { code: 'ERR_WS_CONNECTION_RESET' }, 'a pending read rejects')
+  await t.rejects(stream.write('x'), ConnectionClosedError)
+  const info = await stream.closed
+  t.equal(info.wasClean, false)
+})
+
+t.test('inspectors see sizes, not the socket: the context serialises small', async (t) => {
+  const { stream } = await streamAndPeer(t)
+  const json = JSON.stringify(stream.actor.getSnapshot().context)
+  t.ok(json.length < 2000, `context JSON is ${json.length} characters`)
+  t.match(json, /"readBuffered":0/)
+  t.notMatch(json, /_socket|_receiver/)
+})
