@@ -28,11 +28,12 @@ t.test('a pipeline into a slow writable pauses the socket: a 64 MiB flood leaves
     },
   })
   const before = liveMemory()
+  const rssBefore = process.memoryUsage().rss
   const sending = flood(peer, 64 * MiB)
   const piping = pipeline(duplex, slow)
   await stalled(() => sending.acked)
   const growth = liveMemory() - before
-  t.comment(`duplex, reader stalled: peer got rid of ${(sending.acked / MiB).toFixed(1)} MiB, memory grew ${(growth / MiB).toFixed(1)} MiB`)
+  t.comment(`duplex, reader stalled: peer got rid of ${(sending.acked / MiB).toFixed(1)} MiB, memory grew ${(growth / MiB).toFixed(1)} MiB (RSS ${((process.memoryUsage().rss - rssBefore) / MiB).toFixed(1)} MiB)`)
   t.ok(paused, 'the stream paused the socket')
   t.ok(sending.acked < 32 * MiB, 'the peer could not send most of the flood')
   t.ok(growth < 16 * MiB, `memory grew ${growth} bytes, under 16 MiB`)

@@ -20,12 +20,13 @@ t.test('a reader that stops reading pauses the socket: a 64 MiB flood leaves mem
   stream.on('paused', () => { paused = true })
   const reader = readableOf(stream).getReader()
   const before = liveMemory()
+  const rssBefore = process.memoryUsage().rss
   const sending = flood(peer, 64 * MiB)
   const first = await reader.read()
   t.notOk(first.done)
   await stalled(() => sending.acked)
   const growth = liveMemory() - before
-  t.comment(`readable, reader stalled: peer got rid of ${(sending.acked / MiB).toFixed(1)} MiB, memory grew ${(growth / MiB).toFixed(1)} MiB`)
+  t.comment(`readable, reader stalled: peer got rid of ${(sending.acked / MiB).toFixed(1)} MiB, memory grew ${(growth / MiB).toFixed(1)} MiB (RSS ${((process.memoryUsage().rss - rssBefore) / MiB).toFixed(1)} MiB)`)
   t.ok(paused, 'the stream paused the socket')
   t.ok(sending.acked < 32 * MiB, 'the peer could not send most of the flood')
   t.ok(growth < 16 * MiB, `memory grew ${growth} bytes, under 16 MiB`)
