@@ -21,7 +21,7 @@ const inspector = createWebSocketInspector({
   // A connection's context holds its socket and buffers; show what a person wants to see.
   sanitizeContext: (context) =>
     context && 'io' in context
-      ? { state: context.state, initiator: context.initiator, buffered: context.io.readBuffer.queue.length }
+      ? { state: context.state, initiator: context.initiator, buffered: context.io.readBuffered }
       : context,
 })
 

@@ -6,6 +6,8 @@
 import type { WebSocket } from 'ws'
 import { createActor, type Actor, type ActorRefFrom } from 'xstate'
 import type { CloseInfo, ConnectionIO, State, WsEvent } from '../machines/connection.js'
+import { createDuplex, type DuplexOptions, type WsDuplex } from './adapters/duplex.js'
+import { createReadableStream, createWritableStream } from './adapters/web.js'
 import { assertCloseFrame } from './close-code.js'
 import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError } from './errors.js'
 import { connectionMachine } from './machine.js'
@@ -70,6 +72,8 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   readonly closed: Promise<CloseInfo>
   readonly #io: ConnectionIO
   readonly #highWaterMark: number
+  #readable: ReadableStream<Uint8Array> | undefined
+  #writable: WritableStream<Uint8Array> | undefined
 
   /**
    * @param socket A ws WebSocket, CONNECTING or OPEN. The stream takes it over: do not read from it elsewhere.
@@ -295,6 +299,24 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   events({ bufferSize = 1024 }: EventsOptions = {}): WsEventIterator {
     if (!(Number.isInteger(bufferSize) && bufferSize > 0)) throw new RangeError('events bufferSize must be a whole number > 0')
     return eventIterator(this, bufferSize)
+  }
+
+  /**
+   * A Node `Duplex` over this stream: `end()` flushes and closes with 1000 while the readable side
+   * keeps delivering until the peer's Close; `destroy(err)` aborts. See docs/adapters-and-codecs.md.
+   */
+  toDuplex(options?: DuplexOptions): WsDuplex {
+    return createDuplex(this, options)
+  }
+
+  /** This stream as a WHATWG `ReadableStream` (type `bytes`, BYOB reads supported); the same one on every access. */
+  get readable(): ReadableStream<Uint8Array> {
+    return (this.#readable ??= createReadableStream(this))
+  }
+
+  /** This stream as a WHATWG `WritableStream`; the same one on every access. */
+  get writable(): WritableStream<Uint8Array> {
+    return (this.#writable ??= createWritableStream(this))
   }
 
   /** Iterates received chunks until the end of the stream. Breaking out does not close the stream. */

@@ -33,7 +33,8 @@ t.test('plain Node ESM imports the package by name through its exports map', asy
     import * as api from 'ws-stream-actor'
     const names = ['WsStream', 'connect', 'WsStreamServer', 'connectionMachine', 'serverMachine', 'WsStreamError',
       'ConnectionClosedError', 'ConnectionResetError', 'ProtocolError', 'ReceivedTextError', 'MessageTooLargeError',
-      'UnexpectedEofError', 'InvalidCloseCodeError', 'HandshakeError', 'TimeoutError']
+      'UnexpectedEofError', 'InvalidCloseCodeError', 'HandshakeError', 'TimeoutError',
+      'framed', 'linesCodec', 'lengthPrefixedCodec']
     console.log(JSON.stringify(names.filter((n) => api[n] === undefined)))`
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 })
   t.same(JSON.parse(stdout), [], 'every contract name is exported')
