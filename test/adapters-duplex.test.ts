@@ -4,12 +4,11 @@ import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
 import t from 'tap'
-import { ConnectionResetError, type WsStream } from '../src/index.js'
-import { createDuplex, type DuplexOptions } from '../src/adapters/duplex.js'
+import { ConnectionResetError, type DuplexOptions, type WsStream } from '../src/index.js'
 import { bytes, peerClosed, streamAndPeer, streamPair, waitFor } from './helpers.js'
 import { flood, liveMemory, MiB, sha256, stalled } from './adapters-helpers.js'
 
-const toDuplex = (stream: WsStream, options?: DuplexOptions) => createDuplex(stream, options)
+const toDuplex = (stream: WsStream, options?: DuplexOptions) => stream.toDuplex(options)
 
 t.test('a pipeline into a slow writable pauses the socket: a 64 MiB flood leaves memory bounded, then arrives whole', async (t) => {
   const { stream, peer } = await streamAndPeer(t)

@@ -1,11 +1,12 @@
 import t from 'tap'
-import { ConnectionResetError, InvalidCloseCodeError, type WsStream } from '../src/index.js'
-import { createReadableStream, createWritableStream, isCloseRequest } from '../src/adapters/web.js'
+import { ConnectionResetError, InvalidCloseCodeError, isCloseRequest, type WsStream } from '../src/index.js'
 import { bytes, peerClosed, streamAndPeer, streamPair } from './helpers.js'
 import { flood, liveMemory, MiB, sha256, stalled, text } from './adapters-helpers.js'
 
-const readableOf = (stream: WsStream) => createReadableStream(stream)
-const writableOf = (stream: WsStream) => createWritableStream(stream)
+// The chunks own ArrayBuffers (createReadableStream's type says so); stream.readable's getter is
+// typed with the wider Uint8Array, which DecompressionStream's BufferSource input does not accept.
+const readableOf = (stream: WsStream) => stream.readable as ReadableStream<Uint8Array<ArrayBuffer>>
+const writableOf = (stream: WsStream) => stream.writable
 
 async function collect(readable: ReadableStream<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = []
