@@ -50,6 +50,8 @@ export class WriteQueue {
   #refusal: Error | undefined // set once writes are no longer accepted
   #failure: Error | undefined // set once the connection died
   #lost = 0 // accepted bytes that never reached the kernel
+  #staging: Uint8Array | undefined // where small writes are copied, back to back
+  #stagingUsed = 0
 
   constructor(options: WriteQueueOptions) {
     this.#options = options
@@ -67,7 +69,7 @@ export class WriteQueue {
   }
 
   /**
-   * Accepts `data` (kept by reference: do not change it until the promise resolves).
+   * Accepts a copy of `data`, so the caller may reuse its buffer as soon as the promise resolves.
    * Resolves while buffered bytes stay within the high-water mark, otherwise once they drop to it.
    */
   write(data: Uint8Array): Promise<void> {
@@ -75,7 +77,7 @@ export class WriteQueue {
       return Promise.reject(new ConnectionClosedError(this.#refusal.message, data.length, { cause: this.#refusal }))
     }
     if (data.length === 0) return Promise.resolve()
-    this.#pending.push(data)
+    this.#enqueueCopy(data)
     this.#pendingBytes += data.length
     this.#accepted += data.length
     this.#pump()
@@ -120,6 +122,31 @@ export class WriteQueue {
     }
     if (unsent > 0) {
       for (const f of this.#flushWaiters.splice(0)) f.reject(this.#unsentError(unsent))
+    }
+  }
+
+  /**
+   * Small writes are copied into a shared staging buffer, right after the previous one, so a run of
+   * them is already one contiguous message when it leaves (coalescing costs no second copy).
+   */
+  #enqueueCopy(data: Uint8Array): void {
+    if (data.length > STAGING_SIZE / 4) {
+      this.#pending.push(new Uint8Array(data))
+      return
+    }
+    let staging = this.#staging
+    if (staging === undefined || staging.length - this.#stagingUsed < data.length) {
+      staging = this.#staging = new Uint8Array(STAGING_SIZE)
+      this.#stagingUsed = 0
+    }
+    const start = this.#stagingUsed
+    staging.set(data, start)
+    this.#stagingUsed += data.length
+    const last = this.#pendingHead < this.#pending.length ? this.#pending[this.#pending.length - 1]! : undefined
+    if (last !== undefined && last.buffer === staging.buffer && last.byteOffset + last.length === start) {
+      this.#pending[this.#pending.length - 1] = staging.subarray(last.byteOffset, this.#stagingUsed)
+    } else {
+      this.#pending.push(staging.subarray(start, this.#stagingUsed))
     }
   }
 
@@ -196,6 +223,7 @@ export class WriteQueue {
       this.fail(error)
       return
     }
+    if (this.buffered === 0) this.#staging = undefined // an idle connection keeps no staging memory
     this.#pump()
     this.#settleWaiters()
   }
@@ -212,3 +240,4 @@ export class WriteQueue {
 }
 
 const EMPTY = new Uint8Array(0)
+const STAGING_SIZE = 16 * 1024

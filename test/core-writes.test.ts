@@ -146,3 +146,18 @@ t.test('writes waiting above the high-water mark reject when the connection is a
   peer.resume()
   await once(peer, 'close')
 })
+
+t.test('a buffer may be reused as soon as its write resolved', async (t) => {
+  for (const [size, coalesce] of [[10, true], [10, false], [100_000, true], [100_000, false]] as const) {
+    const { client, server } = await streamPair(t, { coalesce })
+    for (const [from, to] of [[client, server], [server, client]] as const) {
+      const buf = Buffer.alloc(size)
+      for (let i = 0; i < 3; i++) {
+        buf.fill(65 + i)
+        await from.write(buf)
+      }
+      const got = Buffer.from(await to.readExactly(3 * size)).toString('latin1')
+      t.equal(got, 'A'.repeat(size) + 'B'.repeat(size) + 'C'.repeat(size), `${size}-byte writes, coalesce ${coalesce}`)
+    }
+  }
+})
