@@ -72,7 +72,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   readonly closed: Promise<CloseInfo>
   readonly #io: ConnectionIO
   readonly #highWaterMark: number
-  #readable: ReadableStream<Uint8Array> | undefined
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined
   #writable: WritableStream<Uint8Array> | undefined
 
   /**
@@ -310,7 +310,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   }
 
   /** This stream as a WHATWG `ReadableStream` (type `bytes`, BYOB reads supported); the same one on every access. */
-  get readable(): ReadableStream<Uint8Array> {
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
     return (this.#readable ??= createReadableStream(this))
   }
 
