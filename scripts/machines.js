@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run machines`: writes each machine's `toJSON()` (machines/<name>.json, for the Stately
-// editor) and a Mermaid stateDiagram-v2 of each (docs/machines.md), both generated from the
-// machine definitions in dist/machines (run after `npm run build`).
+// editor) and a Mermaid stateDiagram-v2 of each (docs/machines.md, and between the
+// `<!-- machine:NAME -->` markers of the guides in `embeds`), all generated from the machine
+// definitions in dist/machines (run after `npm run build`).
 //
 //   node scripts/machines.js            write the files
 //   node scripts/machines.js --check    write nothing; exit 1 naming the files that are stale
@@ -116,14 +117,19 @@ function withAlways(stateNode, json) {
   return { ...json, states, ...(always.length > 0 ? { always } : {}) }
 }
 
-/** The files to write, by path relative to the root, with their content. */
-export function generate() {
+/** Guides that embed a diagram between `<!-- machine:NAME … -->` and `<!-- /machine:NAME -->`. */
+const embeds = [join('docs', 'close-handshake.md')]
+
+/** The files to write, by path relative to `root`, with their content. */
+export async function generate(root) {
   const files = new Map()
   const sections = []
+  const diagrams = new Map()
   for (const { name, machine, about } of machines) {
     const json = JSON.parse(JSON.stringify(withAlways(machine.root, machine.toJSON()))) // state nodes become ids
     files.set(join('machines', `${name}.json`), `${JSON.stringify(json, null, 2)}\n`)
     const { body, note } = mermaid(json)
+    diagrams.set(name, `\`\`\`mermaid\n${body}\n\`\`\`\n`)
     sections.push(`## ${name}\n\n${about}\n\n\`\`\`mermaid\n${body}\n\`\`\`${note}\n`)
   }
   files.set(join('docs', 'machines.md'), [
@@ -137,6 +143,11 @@ export function generate() {
     '',
     sections.join('\n'),
   ].join('\n'))
+  for (const file of embeds) {
+    const text = await readFile(join(root, file), 'utf8')
+    files.set(file, text.replace(/(<!-- machine:(\w+)[^>]*-->\n)[\s\S]*?(<!-- \/machine:\2 -->)/g,
+      (_, open, name, close) => `${open}${diagrams.get(name) ?? ''}${close}`))
+  }
   return files
 }
 
@@ -144,7 +155,7 @@ async function main() {
   const { values } = parseArgs({ options: { check: { type: 'boolean' }, root: { type: 'string' } } })
   const root = values.root ?? repository
   const stale = []
-  for (const [file, content] of generate()) {
+  for (const [file, content] of await generate(root)) {
     const target = join(root, file)
     const current = await readFile(target, 'utf8').catch(() => undefined)
     if (current === content) continue

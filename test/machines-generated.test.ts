@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connectionMachine, serverMachine } from '../src/index.js'
 
 const run = promisify(execFile)
@@ -21,17 +21,35 @@ t.test('the committed machine JSON and diagrams match the machine definitions', 
   t.same(result, { code: 0, stderr: '' }, 'run `npm run machines` and commit the result if this fails')
 })
 
-t.test('the check names a stale file and exits 1', async (t) => {
+/** A copy of the generated files under a scratch root, with `edit` applied to one of them. */
+async function staleCopy(t: Test, file: string, edit: (text: string) => string): Promise<string> {
   const root = t.testdir({})
-  for (const file of ['machines/connection.json', 'machines/server.json', 'docs/machines.md']) {
-    await mkdir(join(root, file, '..'), { recursive: true })
-    await writeFile(join(root, file), await readFile(file))
+  for (const name of ['machines/connection.json', 'machines/server.json', 'docs/machines.md', 'docs/close-handshake.md']) {
+    await mkdir(join(root, name, '..'), { recursive: true })
+    await writeFile(join(root, name), await readFile(name))
   }
-  const diagram = await readFile(join(root, 'docs/machines.md'), 'utf8')
-  await writeFile(join(root, 'docs/machines.md'), diagram.replace('after closeTimeout', 'after 5000 ms'))
-  const error = await run(process.execPath, [script, '--check', '--root', root], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e)
+  await writeFile(join(root, file), edit(await readFile(join(root, file), 'utf8')))
+  return root
+}
+
+async function check(root: string): Promise<{ code: number; stderr: string } | undefined> {
+  return run(process.execPath, [script, '--check', '--root', root], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e)
+}
+
+t.test('the check names a stale diagram and exits 1', async (t) => {
+  const error = await check(await staleCopy(t, 'docs/machines.md', (text) => text.replace('after closeTimeout', 'after 5000 ms')))
   t.equal(error?.code, 1)
   t.match(error?.stderr, 'stale (run npm run machines and commit): docs/machines.md')
+})
+
+t.test('the check names stale JSON and a stale diagram embedded in a guide', async (t) => {
+  const root = await staleCopy(t, 'machines/server.json', (text) => text.replace('"drainTimeout"', '"drainDelay"'))
+  const guide = join(root, 'docs/close-handshake.md')
+  await writeFile(guide, (await readFile(guide, 'utf8')).replace('open --> closingReceived : peerClose\n', ''))
+  const error = await check(root)
+  t.equal(error?.code, 1)
+  t.match(error?.stderr, 'machines/server.json')
+  t.match(error?.stderr, 'docs/close-handshake.md')
 })
 
 t.test('machines/connection.json is the connection machine\'s toJSON(), with its five states and the closeTimeout delay', async (t) => {
