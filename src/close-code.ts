@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { utf8Length } from './bytes.js'
 import { InvalidCloseCodeError } from './errors.js'
 
 /** True for the codes RFC 6455 allows in a Close frame an endpoint sends. */
@@ -21,6 +22,6 @@ export function assertCloseFrame(code: number, reason: string): void {
     )
   }
   if (typeof reason !== 'string') throw new InvalidCloseCodeError('The close reason must be a string.')
-  const size = Buffer.byteLength(reason, 'utf8')
+  const size = utf8Length(reason)
   if (size > 123) throw new InvalidCloseCodeError(`The close reason is ${size} UTF-8 bytes; at most 123 fit in a Close frame.`)
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { hex } from './bytes.js'
 import { ConnectionClosedError } from './errors.js'
 
 interface PendingPing {
@@ -31,7 +32,7 @@ export class Pinger {
       return Promise.reject(new RangeError(`A ping carries at most 125 bytes, got ${data.length}`))
     }
     const payload = data ?? uniquePayload(++this.#counter)
-    const key = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('hex')
+    const key = hex(payload)
     return new Promise<number>((resolve, reject) => {
       const list = this.#pending.get(key) ?? []
       list.push({ started: performance.now(), resolve, reject })
@@ -42,7 +43,7 @@ export class Pinger {
 
   /** A pong arrived: resolves the oldest ping with the same payload. */
   pong(data: Uint8Array): void {
-    const key = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')
+    const key = hex(data)
     const list = this.#pending.get(key)
     const first = list?.shift()
     if (list?.length === 0) this.#pending.delete(key)

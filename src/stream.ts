@@ -8,6 +8,7 @@ import { createActor, type Actor, type ActorRefFrom } from 'xstate'
 import type { CloseInfo, ConnectionIO, State, WsEvent } from '../machines/connection.js'
 import { createDuplex, type DuplexOptions, type WsDuplex } from './adapters/duplex.js'
 import { createReadableStream, createWritableStream } from './adapters/web.js'
+import { concat, utf8 } from './bytes.js'
 import { assertCloseFrame } from './close-code.js'
 import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError } from './errors.js'
 import { connectionMachine } from './machine.js'
@@ -198,12 +199,12 @@ export class WsStream implements AsyncIterable<Uint8Array> {
       if (at !== -1) {
         const tail = queue.take(at + needleLength)
         buffer.consumed()
-        return parts.length === 0 ? tail : Buffer.concat([...parts, tail])
+        return parts.length === 0 ? tail : concat([...parts, tail])
       }
       if (buffer.ended) {
         const rest = [...parts, ...queue.drain()]
         buffer.consumed()
-        if (rest.length > 0) return rest.length === 1 ? rest[0]! : Buffer.concat(rest)
+        if (rest.length > 0) return rest.length === 1 ? rest[0]! : concat(rest)
         const error = buffer.takeError()
         if (error) throw error
         return null
@@ -253,7 +254,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * Do not modify `data` until the promise resolves.
    */
   write(data: Uint8Array | string): Promise<void> {
-    if (typeof data === 'string') return this.#io.writeQueue.write(Buffer.from(data, 'utf8'))
+    if (typeof data === 'string') return this.#io.writeQueue.write(utf8(data))
     if (!(data instanceof Uint8Array)) {
       return Promise.reject(new TypeError('write(data) takes a Uint8Array or a string'))
     }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { allocUnsafe } from './bytes.js'
 import { ConnectionClosedError } from './errors.js'
 
 /** How the queue hands one message to the socket; `done` fires once it is in the kernel (or failed). */
@@ -177,7 +178,7 @@ export class WriteQueue {
       message = this.#takeFromFirst(limit)
     } else {
       const size = Math.min(limit, this.#pendingBytes)
-      message = Buffer.allocUnsafe(size)
+      message = allocUnsafe(size)
       let filled = 0
       while (filled < size) {
         const part = this.#takeFromFirst(size - filled)
