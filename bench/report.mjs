@@ -1,0 +1,283 @@
+/**
+ * Statistics over runs and the markdown report.
+ *
+ * @module
+ */
+
+/** Median, min and max of a list of numbers (undefined for an empty list). */
+export function summarize(values) {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], n: sorted.length }
+}
+
+export const KIND_NAMES = {
+  tcp: 'TCP (net.Socket)',
+  ws: 'raw ws',
+  cwss: 'createWebSocketStream',
+  ours: 'ours read/write',
+  'ours-duplex': 'ours toDuplex()',
+  'ours-nocoalesce': 'ours, coalesce off',
+  'ws-paused': 'raw ws, paused',
+}
+
+export function formatBytes(n) {
+  if (n === undefined) return '–'
+  const abs = Math.abs(n)
+  if (abs >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`
+  if (abs >= 1024) return `${(n / 1024).toFixed(1)} KiB`
+  return `${Math.round(n)} B`
+}
+
+export function formatSize(n) {
+  if (n >= 1024 * 1024) return `${n / 1024 / 1024} MiB`
+  if (n >= 1024) return `${n / 1024} KiB`
+  return `${n} B`
+}
+
+function num(n) {
+  if (n === undefined || Number.isNaN(n)) return '–'
+  if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US')
+  if (Math.abs(n) >= 10) return n.toFixed(1)
+  return n.toFixed(2)
+}
+
+/** "median (min–max)" with a formatter, or the error of a failed cell. */
+function cellText(cell, format = num) {
+  if (!cell) return '–'
+  if (!cell.stats) return `failed${cell.error ? ` (${cell.error.split('\n')[0].slice(0, 60)})` : ''}`
+  const { median, min, max } = cell.stats
+  return `${format(median)} (${format(min)}–${format(max)})`
+}
+
+function ratio(a, b) {
+  if (!a?.stats || !b?.stats) return undefined
+  return a.stats.median / b.stats.median
+}
+
+function ratioText(r) {
+  return r === undefined ? '–' : `${r.toFixed(2)}×`
+}
+
+function table(header, rows) {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n')
+}
+
+/** Finds the cell with these fields. */
+function find(cells, fields) {
+  return cells.find((c) => Object.entries(fields).every(([k, v]) => c[k] === v))
+}
+
+/** Evaluates the issue's targets against the measured cells. */
+export function evaluateTargets(cells, config) {
+  const targets = []
+  const large = cells.filter((c) => c.group === 'throughput' && c.kind === 'ours' && c.size >= 16 * 1024)
+  if (large.length > 0) {
+    const vsWs = large.map((c) => ratio(c, find(cells, { group: 'throughput', kind: 'ws', dir: c.dir, size: c.size })))
+    const vsCwss = large.map((c) => ratio(c, find(cells, { group: 'throughput', kind: 'cwss', dir: c.dir, size: c.size })))
+    const worstWs = Math.min(...vsWs.filter((r) => r !== undefined))
+    const worstCwss = Math.min(...vsCwss.filter((r) => r !== undefined))
+    targets.push({
+      target: 'writes ≥ 16 KiB at ≥ 0.95× raw ws (ours read/write, worst of one-way and echo)',
+      figure: `worst ${ratioText(worstWs)}; ${large.map((c, i) => `${c.dir} ${formatSize(c.size)} ${ratioText(vsWs[i])}`).join(', ')}`,
+      met: worstWs >= 0.95,
+    })
+    targets.push({
+      target: 'writes ≥ 16 KiB at ≥ 1.0× createWebSocketStream (ours read/write)',
+      figure: `worst ${ratioText(worstCwss)}; ${large.map((c, i) => `${c.dir} ${formatSize(c.size)} ${ratioText(vsCwss[i])}`).join(', ')}`,
+      met: worstCwss >= 1.0,
+    })
+  }
+  const on = find(cells, { group: 'rate', kind: 'ours' })
+  const raw = find(cells, { group: 'rate', kind: 'ws' })
+  if (on && raw) {
+    const r = ratio(on, raw)
+    targets.push({ target: '64 B writes with coalescing ≥ 2× raw ws message rate', figure: ratioText(r), met: r >= 2 })
+  }
+  for (const n of config.idleCounts) {
+    const ours = find(cells, { group: 'idle', kind: 'ours', connections: n })
+    const ws = find(cells, { group: 'idle', kind: 'ws', connections: n })
+    if (ours?.stats && ws?.stats) {
+      const extra = ours.stats.median - ws.stats.median
+      targets.push({
+        target: `idle connection ≤ raw ws + 8 KiB heap (${n.toLocaleString('en-US')} connections)`,
+        figure: `+${formatBytes(extra)} per connection (${formatBytes(ours.stats.median)} vs ${formatBytes(ws.stats.median)})`,
+        met: extra <= 8 * 1024,
+      })
+    }
+  }
+  const flood = find(cells, { group: 'flood', kind: 'ours' })
+  if (flood?.stats) {
+    const bound = flood.bound
+    targets.push({
+      target: `flood RSS growth ≤ readHighWaterMark + one message + 8 MiB (${formatBytes(bound)}), worst run`,
+      figure: `${formatBytes(flood.stats.max)} (median ${formatBytes(flood.stats.median)})`,
+      met: flood.stats.max <= bound,
+    })
+  }
+  return targets
+}
+
+/** The whole report as markdown. */
+export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }) {
+  const out = []
+  out.push(`# ws-stream-actor benchmarks (${meta.mode})`)
+  out.push('')
+  out.push(`Command: \`${meta.command}\` · ${meta.date}`)
+  out.push('')
+  out.push(
+    `Machine: ${meta.cpu} × ${meta.cores} cores · Node ${meta.node} · ws ${meta.ws} · bufferutil ${
+      meta.bufferutil ? `${meta.bufferutilVersion} in use` : 'not in use'
+    } · ${meta.os} · open-file limit ${meta.fileLimit}`,
+  )
+  out.push('')
+  out.push(
+    `Client and server in separate processes on 127.0.0.1, compression off. Every figure is the median ` +
+      `(min–max) of ${config.runs} run${config.runs === 1 ? '' : 's'} per cell` +
+      (config.warmup ? `, after ${config.warmup} discarded warm-up run` : '') +
+      `; each run is a new connection. ${config.note}`,
+  )
+  out.push('')
+
+  const through = cells.filter((c) => c.group === 'throughput')
+  if (through.length > 0) {
+    out.push('## Throughput (MiB/s)')
+    out.push('')
+    out.push(
+      'One way: client writes, server reads; timed from the first write to the last byte read. Echo: the server ' +
+        'sends every byte back; timed from the first write to the last byte back at the client (MiB/s each way). ' +
+        `Raw ws keeps ${formatBytes(config.window)} of unconfirmed sends in flight; Duplexes are fed by \`pipeline()\`.`,
+    )
+    out.push('')
+    const rows = []
+    for (const dir of ['oneway', 'echo']) {
+      for (const size of config.sizes) {
+        const get = (kind) => find(through, { dir, size, kind })
+        const [tcp, ws, cwss, ours, duplex] = ['tcp', 'ws', 'cwss', 'ours', 'ours-duplex'].map(get)
+        if (!ws && !ours) continue
+        rows.push([
+          dir === 'oneway' ? 'one way' : 'echo',
+          formatSize(size),
+          `${num(config.bytes[size] / 1024 / 1024)} MiB`,
+          cellText(tcp),
+          cellText(ws),
+          cellText(cwss),
+          cellText(ours),
+          cellText(duplex),
+          ratioText(ratio(ours, ws)),
+          ratioText(ratio(ours, cwss)),
+          ratioText(ratio(ours, tcp)),
+          ratioText(ratio(duplex, ws)),
+          ratioText(ratio(duplex, cwss)),
+        ])
+      }
+    }
+    out.push(
+      table(
+        ['', 'write', 'per run', 'TCP', 'raw ws', 'createWebSocketStream', 'ours read/write', 'ours toDuplex()', 'ours/raw ws', 'ours/cWSS', 'ours/TCP', 'Duplex/raw ws', 'Duplex/cWSS'],
+        rows,
+      ),
+    )
+    out.push('')
+  }
+
+  const rate = cells.filter((c) => c.group === 'rate')
+  if (rate.length > 0) {
+    out.push('## 64 B writes per second (one way)')
+    out.push('')
+    out.push('Each write is 64 bytes; raw ws sends each as one message. Ours with `coalesce` joins writes queued while a send is in flight into one message.')
+    out.push('')
+    const ws = find(rate, { kind: 'ws' })
+    const rows = ['ws', 'cwss', 'ours', 'ours-nocoalesce'].map((kind) => {
+      const c = find(rate, { kind })
+      return c ? [KIND_NAMES[kind], cellText(c), ratioText(ratio(c, ws)), c.messagesPerRun ? num(c.messagesPerRun) : '–'] : undefined
+    })
+    out.push(table(['', 'writes/s', 'vs raw ws', 'WebSocket messages per run (ours)'], rows.filter(Boolean)))
+    out.push('')
+  }
+
+  const idle = cells.filter((c) => c.group === 'idle')
+  if (idle.length > 0) {
+    out.push('## Memory per idle connection (server process)')
+    out.push('')
+    out.push(
+      'Server heap and RSS growth after N raw ws clients connected, divided by N (after `gc()`, a fresh server process per run). ' +
+        'Ours is a `WsStreamServer` with its defaults (keepAlive on); raw ws is a `WebSocketServer` with a `message` listener.',
+    )
+    out.push('')
+    const rows = []
+    for (const n of config.idleCounts) {
+      const ws = find(idle, { kind: 'ws', connections: n })
+      const ours = find(idle, { kind: 'ours', connections: n })
+      rows.push([
+        n.toLocaleString('en-US'),
+        cellText(ws, formatBytes),
+        cellText(ours, formatBytes),
+        ws?.stats && ours?.stats ? `+${formatBytes(ours.stats.median - ws.stats.median)}` : '–',
+        cellText(ws && { stats: ws.rssStats }, formatBytes),
+        cellText(ours && { stats: ours.rssStats }, formatBytes),
+      ])
+    }
+    out.push(table(['connections', 'raw ws heap', 'ours heap', 'ours − raw ws heap', 'raw ws RSS', 'ours RSS'], rows))
+    out.push('')
+  }
+
+  const flood = cells.filter((c) => c.group === 'flood')
+  if (flood.length > 0) {
+    out.push(`## A reader that never reads, flooded for ${config.floodSeconds} s`)
+    out.push('')
+    out.push(
+      `A raw ws client sends ${formatSize(config.floodMessage)} messages as fast as it can; the server never reads. ` +
+        'Peak growth of the server process over the flood.',
+    )
+    out.push('')
+    const rows = ['ours', 'cwss', 'ws-paused'].map((kind) => {
+      const c = find(flood, { kind })
+      if (!c) return undefined
+      return [KIND_NAMES[kind], cellText(c, formatBytes), cellText({ stats: c.heapStats }, formatBytes), cellText({ stats: c.sentStats }, formatBytes)]
+    })
+    out.push(table(['server', 'RSS growth', 'heap growth', 'bytes the sender got rid of'], rows.filter(Boolean)))
+    out.push('')
+  }
+
+  const life = cells.filter((c) => c.group === 'lifecycle')
+  if (life.length > 0) {
+    out.push('## Lifecycle: connections per second, open then a full close handshake')
+    out.push('')
+    out.push(`${config.lifecycleCount} connections per run, ${config.lifecycleConcurrency} at a time; the client closes with 1000 and waits for the TCP close.`)
+    out.push('')
+    const ws = find(life, { kind: 'ws' })
+    const ours = find(life, { kind: 'ours' })
+    out.push(table(['', 'raw ws', 'ours', 'ours/raw ws'], [['connections/s', cellText(ws), cellText(ours), ratioText(ratio(ours, ws))]]))
+    out.push('')
+  }
+
+  if (bufferutilCells?.length > 0) {
+    out.push('## bufferutil')
+    out.push('')
+    out.push('The same cells with ws using bufferutil for masking and without it (`WS_NO_BUFFER_UTIL=1`), MiB/s.')
+    out.push('')
+    const rows = bufferutilCells.map(({ withIt, without }) => [
+      `${withIt.dir === 'oneway' ? 'one way' : 'echo'} ${formatSize(withIt.size)}, ${KIND_NAMES[withIt.kind]}`,
+      cellText(withIt),
+      cellText(without),
+      ratioText(ratio(withIt, without)),
+    ])
+    out.push(table(['cell', 'with bufferutil', 'without', 'with/without'], rows))
+    out.push('')
+  }
+
+  if (targets.length > 0) {
+    out.push('## Targets')
+    out.push('')
+    out.push(table(['target', 'where we stand', 'met'], targets.map((t) => [t.target, t.figure, t.met ? 'yes' : '**no**'])))
+    out.push('')
+  }
+  return out.join('\n')
+}

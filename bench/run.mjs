@@ -1,0 +1,411 @@
+/**
+ * `npm run bench [-- --quick | --smoke] [--only=REGEX] [--runs=N] [--out=DIR] [--no-bufferutil-compare]`
+ *
+ * Forks a server and a client process (bench/peer.mjs) per cell, runs each cell several times and
+ * writes a markdown table and the raw figures: bench/results/latest.{md,json} for a full run,
+ * latest-quick.* for --quick, latest-smoke.* for --smoke (or under --out).
+ *
+ * @module
+ */
+import { execFileSync, fork } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { WINDOW } from './transports.mjs'
+import { evaluateTargets, formatSize, renderMarkdown, summarize } from './report.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const KiB = 1024
+const MiB = 1024 * 1024
+
+const args = process.argv.slice(2)
+const flag = (name) => args.includes(`--${name}`)
+const option = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+const mode = flag('smoke') ? 'smoke' : flag('quick') ? 'quick' : 'full'
+
+const fileLimit = Number(execFileSync('/bin/sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 1024
+const SIZES = [64, KiB, 16 * KiB, 64 * KiB, MiB]
+
+/** What each mode measures. */
+const configs = {
+  full: {
+    runs: 5,
+    warmup: 1,
+    sizes: SIZES,
+    bytes: { 64: 4 * MiB, [KiB]: 32 * MiB, [16 * KiB]: 128 * MiB, [64 * KiB]: 256 * MiB, [MiB]: 256 * MiB },
+    idleCounts: [1000, 10000],
+    floodSeconds: 3,
+    lifecycleCount: 2000,
+    bufferutilCompare: true,
+    note: '',
+  },
+  quick: {
+    runs: 5,
+    warmup: 1,
+    sizes: SIZES,
+    bytes: { 64: MiB / 2, [KiB]: 4 * MiB, [16 * KiB]: 16 * MiB, [64 * KiB]: 32 * MiB, [MiB]: 32 * MiB },
+    idleCounts: [1000],
+    floodSeconds: 1,
+    lifecycleCount: 200,
+    bufferutilCompare: false,
+    note:
+      'Quick mode: an eighth of the bytes per run, idle memory at 1,000 connections only (not 10,000), ' +
+      'a 1 s flood instead of 3 s, 200 connections per lifecycle run, no bufferutil comparison.',
+  },
+  smoke: {
+    runs: 1,
+    warmup: 0,
+    sizes: [64, 64 * KiB],
+    bytes: { 64: 64 * KiB, [64 * KiB]: MiB },
+    idleCounts: [20],
+    floodSeconds: 0.3,
+    lifecycleCount: 20,
+    bufferutilCompare: false,
+    note: 'Smoke mode: proves the harness runs; the figures mean nothing.',
+  },
+}
+const config = {
+  ...configs[mode],
+  window: WINDOW,
+  floodMessage: 64 * KiB,
+  lifecycleConcurrency: 8,
+  runTimeout: mode === 'smoke' ? 15_000 : 60_000,
+}
+if (option('runs')) config.runs = Math.max(1, Number(option('runs')))
+const only = option('only') ? new RegExp(option('only')) : undefined
+const compareBufferutil = config.bufferutilCompare && !flag('no-bufferutil-compare')
+
+// Each process holds one descriptor per connection plus a few dozen of its own.
+const reducedIdle = config.idleCounts.filter((n) => n + 200 > fileLimit)
+if (reducedIdle.length > 0) {
+  const fits = Math.max(100, Math.floor((fileLimit - 200) / 1000) * 1000)
+  config.note += ` The open-file limit (${fileLimit}) is too low for ${reducedIdle.join(', ')} connections per process: measured ${fits} instead (raise \`ulimit -n\`).`
+  config.idleCounts = [...new Set(config.idleCounts.map((n) => Math.min(n, fits)))]
+}
+
+const outDir = resolve(option('out') ?? join(here, 'results'))
+const base = mode === 'full' ? 'latest' : `latest-${mode}`
+
+/** A forked peer process and its IPC calls. */
+class Peer {
+  #pending = new Map()
+  #waiters = new Map()
+  #nextId = 0
+  #exited
+
+  constructor(env = {}) {
+    this.child = fork(join(here, 'peer.mjs'), [], {
+      execArgv: ['--expose-gc', ...(process.env.BENCH_PEER_FLAGS ?? '').split(' ').filter(Boolean)],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    this.#exited = new Promise((resolve) => this.child.once('exit', resolve))
+    this.child.on('message', (message) => {
+      if (message.event) {
+        const waiter = this.#waiters.get(message.event)?.shift()
+        waiter?.(message)
+        return
+      }
+      const call = this.#pending.get(message.id)
+      if (!call) return
+      this.#pending.delete(message.id)
+      if (message.error) call.reject(new Error(message.error))
+      else call.resolve(message.result)
+    })
+    this.child.once('exit', (code, signal) => {
+      for (const call of this.#pending.values()) call.reject(new Error(`peer exited (${code ?? signal})`))
+      this.#pending.clear()
+    })
+  }
+
+  call(cmd, args = {}, timeout = config.runTimeout) {
+    const id = this.#nextId++
+    return withTimeout(
+      new Promise((resolve, reject) => {
+        this.#pending.set(id, { resolve, reject })
+        this.child.send({ id, cmd, ...args })
+      }),
+      timeout,
+      cmd,
+    )
+  }
+
+  /** Resolves with the next `{ event: name }` message. Register before triggering it. */
+  next(name, timeout = config.runTimeout) {
+    const list = this.#waiters.get(name) ?? []
+    this.#waiters.set(name, list)
+    return withTimeout(new Promise((resolve) => list.push(resolve)), timeout, `event ${name}`)
+  }
+
+  /** Asks the peer to close its server and exit; kills it if it does not within a second. */
+  async stop(graceful = true) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      if (graceful) await this.call('stop', {}, 3000).catch(() => {})
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000)
+      if (!graceful) this.child.kill('SIGKILL')
+      await this.#exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+function withTimeout(promise, ms, what) {
+  let timer
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+/** Runs `measure(i)` warmup + runs times with a fresh pair or a shared one; collects values. */
+async function runCell(cell, { perRun, measure }) {
+  const values = []
+  const extras = []
+  let pair
+  try {
+    for (let i = 0; i < config.warmup + config.runs; i++) {
+      if (!pair || perRun) {
+        if (pair) await Promise.all([pair.server.stop(false), pair.client.stop(false)])
+        pair = { server: new Peer(cell.env), client: new Peer(cell.env) }
+      }
+      const { value, ...extra } = await measure(pair)
+      if (i >= config.warmup) {
+        values.push(value)
+        extras.push(extra)
+      }
+    }
+    cell.values = values
+    cell.stats = summarize(values)
+    cell.extras = extras
+  } catch (error) {
+    cell.error = String(error?.message ?? error)
+    cell.values = values
+  } finally {
+    if (pair) await Promise.all([pair.server.stop(!perRun), pair.client.stop(!perRun)])
+  }
+  const shown = cell.stats ? `${cell.stats.median.toFixed(1)} ${cell.unit} (${cell.stats.min.toFixed(1)}–${cell.stats.max.toFixed(1)})` : `FAILED: ${cell.error}`
+  console.error(`  ${cell.id.padEnd(44)} ${shown}`)
+  return cell
+}
+
+/** One throughput cell: `kind` on both sides, `dir` one way or echo. */
+function throughputCell(group, kind, dir, size, { coalesce = true, env = {}, tag = '' } = {}) {
+  const total = config.bytes[size]
+  const serverKind = kind
+  const cell = {
+    id: `${group}/${dir}/${formatSize(size).replace(' ', '')}/${kind}${coalesce ? '' : '-nocoalesce'}${tag}`,
+    group,
+    kind: coalesce ? kind : `${kind}-nocoalesce`,
+    dir,
+    size,
+    total,
+    unit: 'MiB/s',
+    env,
+  }
+  return {
+    cell,
+    run: () =>
+      runCell(cell, {
+        perRun: false,
+        async measure(pair) {
+          if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: dir, kind: serverKind, total })).port
+          const request = { kind, port: pair.port, size, total, coalesce }
+          let ms
+          let messages
+          if (dir === 'oneway') {
+            const received = pair.server.next('received')
+            const r = await pair.client.call('oneway', request)
+            ms = (await received).t1 - r.t0
+            messages = r.messages
+          } else {
+            const r = await pair.client.call('echo', request)
+            ms = r.t1 - r.t0
+          }
+          return { value: total / MiB / (ms / 1000), ms, messages }
+        },
+      }),
+  }
+}
+
+function idleCell(kind, n) {
+  const cell = { id: `idle/${n}/${kind}`, group: 'idle', kind, connections: n, unit: 'B heap/conn', env: {} }
+  return {
+    cell,
+    run: async () => {
+      await runCell(cell, {
+        perRun: true,
+        async measure(pair) {
+          const { port } = await pair.server.call('serve', { scenario: 'idle', kind })
+          await pair.client.call('warm', { port, n: 20 })
+          const before = await pair.server.call('baseline')
+          await pair.client.call('idleOpen', { port, n }, 120_000)
+          const after = await pair.server.call('measure', { expect: n }, 120_000)
+          if (after.connections < n) throw new Error(`only ${after.connections} of ${n} connections arrived`)
+          return { value: (after.heapUsed - before.heapUsed) / n, rss: (after.rss - before.rss) / n }
+        },
+      })
+      if (cell.extras) cell.rssStats = summarize(cell.extras.map((e) => e.rss))
+      return cell
+    },
+  }
+}
+
+function floodCell(kind) {
+  const cell = { id: `flood/${kind}`, group: 'flood', kind, unit: 'B RSS growth', env: {} }
+  // ours: readHighWaterMark (default 1 MiB) + one message + 8 MiB
+  cell.bound = MiB + config.floodMessage + 8 * MiB
+  return {
+    cell,
+    run: async () => {
+      await runCell(cell, {
+        perRun: true,
+        async measure(pair) {
+          const { port } = await pair.server.call('serve', { scenario: 'flood', kind: kind === 'ours' ? 'ours' : kind })
+          const connected = pair.server.next('connected')
+          await pair.client.call('flood', { port, size: config.floodMessage })
+          await connected
+          await pair.server.call('sampleStart')
+          const { accepted } = await pair.client.call('floodRun', { seconds: config.floodSeconds, size: config.floodMessage })
+          const growth = await pair.server.call('sampleStop')
+          return { value: growth.rssGrowth, heap: growth.heapGrowth, accepted }
+        },
+      })
+      if (cell.extras) {
+        cell.heapStats = summarize(cell.extras.map((e) => e.heap))
+        cell.sentStats = summarize(cell.extras.map((e) => e.accepted))
+      }
+      return cell
+    },
+  }
+}
+
+function lifecycleCell(kind) {
+  const cell = { id: `lifecycle/${kind}`, group: 'lifecycle', kind, unit: 'conn/s', env: {} }
+  return {
+    cell,
+    run: () =>
+      runCell(cell, {
+        perRun: false,
+        async measure(pair) {
+          if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: 'lifecycle', kind })).port
+          const r = await pair.client.call('lifecycle', {
+            kind,
+            port: pair.port,
+            count: config.lifecycleCount,
+            concurrency: config.lifecycleConcurrency,
+          })
+          if (r.unclean > 0) throw new Error(`${r.unclean} connections closed uncleanly`)
+          return { value: (r.count / r.elapsed) * 1000 }
+        },
+      }),
+  }
+}
+
+function versionOf(name) {
+  try {
+    const require = createRequire(createRequire(import.meta.url).resolve('ws'))
+    return JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version
+  } catch {
+    return undefined
+  }
+}
+
+async function main() {
+  const started = Date.now()
+  const plan = []
+  for (const dir of ['oneway', 'echo']) {
+    for (const size of config.sizes) {
+      for (const kind of ['tcp', 'ws', 'cwss', 'ours', 'ours-duplex']) plan.push(throughputCell('throughput', kind, dir, size))
+    }
+  }
+  plan.push(throughputCell('throughput', 'ours', 'oneway', 64, { coalesce: false }))
+  for (const n of config.idleCounts) for (const kind of ['ws', 'ours']) plan.push(idleCell(kind, n))
+  for (const kind of ['ours', 'cwss', 'ws-paused']) plan.push(floodCell(kind))
+  for (const kind of ['ws', 'ours']) plan.push(lifecycleCell(kind))
+
+  const bufferutilVersion = versionOf('bufferutil')
+  const bufferutilInUse = Boolean(bufferutilVersion) && !process.env.WS_NO_BUFFER_UTIL
+  const comparePairs = []
+  if (compareBufferutil && bufferutilInUse) {
+    for (const dir of ['oneway', 'echo']) {
+      for (const size of [64 * KiB, MiB]) {
+        for (const kind of ['ws', 'ours']) {
+          const twin = throughputCell('bufferutil', kind, dir, size, { env: { WS_NO_BUFFER_UTIL: '1' }, tag: '-nobufferutil' })
+          comparePairs.push({ kind, dir, size, twin })
+          plan.push(twin)
+        }
+      }
+    }
+  }
+
+  const selected = only ? plan.filter((p) => only.test(p.cell.id)) : plan
+  console.error(`bench: ${mode} mode, ${selected.length} cells, ${config.runs} runs each${only ? ` (only ${only})` : ''}`)
+  const cells = []
+  for (const step of selected) cells.push(await step.run())
+
+  // 64 B writes per second, from the 64 B one-way cells.
+  const rateCells = cells
+    .filter((c) => c.group === 'throughput' && c.dir === 'oneway' && c.size === 64 && ['ws', 'cwss', 'ours', 'ours-nocoalesce'].includes(c.kind))
+    .map((c) => {
+      const values = (c.values ?? []).map((v) => (v * MiB) / 64)
+      const messages = c.extras?.map((e) => e.messages).filter((m) => m !== undefined) ?? []
+      return {
+        id: `rate/${c.kind}`,
+        group: 'rate',
+        kind: c.kind,
+        unit: 'writes/s',
+        values,
+        stats: c.stats ? summarize(values) : undefined,
+        error: c.error,
+        messagesPerRun: messages.length > 0 ? summarize(messages).median : undefined,
+      }
+    })
+  const all = [...cells.filter((c) => c.group !== 'bufferutil'), ...rateCells]
+
+  const bufferutilCells = comparePairs
+    .map(({ kind, dir, size, twin }) => ({
+      withIt: all.find((c) => c.group === 'throughput' && c.kind === kind && c.dir === dir && c.size === size),
+      without: twin.cell.values ? twin.cell : undefined,
+    }))
+    .filter((p) => p.withIt && p.without)
+
+  const cpus = os.cpus()
+  const meta = {
+    mode,
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    date: new Date().toISOString(),
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    os: `${os.type()} ${os.release()}`,
+    node: process.versions.node,
+    ws: versionOf('ws') ?? JSON.parse(readFileSync(createRequire(import.meta.url).resolve('ws/package.json'), 'utf8')).version,
+    bufferutil: bufferutilInUse,
+    bufferutilVersion,
+    fileLimit,
+    seconds: undefined,
+  }
+  const targets = evaluateTargets(all, config)
+  meta.seconds = Math.round((Date.now() - started) / 1000)
+  const { env: _env, ...publicConfig } = config
+  const markdown = renderMarkdown({ meta, cells: all, targets, config, bufferutilCells }) + `\nTook ${meta.seconds} s.\n`
+  const strip = (c) => {
+    const { env: _e, ...rest } = c
+    return rest
+  }
+  const json = { meta, config: publicConfig, cells: all.map(strip), bufferutil: bufferutilCells.map((p) => ({ with: strip(p.withIt), without: strip(p.without) })), targets }
+  mkdirSync(outDir, { recursive: true })
+  writeFileSync(join(outDir, `${base}.md`), markdown)
+  writeFileSync(join(outDir, `${base}.json`), JSON.stringify(json, null, 2) + '\n')
+  console.log(markdown)
+  console.error(`bench: wrote ${join(outDir, `${base}.md`)} and .json in ${meta.seconds} s`)
+  if (all.some((c) => c.error)) process.exitCode = 1
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
