@@ -67,7 +67,7 @@ export interface TransportSink {
   closed(code: number, reason: string, wasClean: boolean): void
 }
 
-/** The seam between the machine and one socket (ws today, the standard WebSocket later). */
+/** The seam between the machine and one socket (a ws WebSocket, or a standard one). */
 export interface Transport {
   /** True when the socket is already open. */
   readonly isOpen: boolean
@@ -79,6 +79,12 @@ export interface Transport {
   pause(): void
   resume(): void
   ping(data: Uint8Array): void
+  /**
+   * Throws `InvalidCloseCodeError` for a code or reason this socket cannot send although RFC 6455
+   * allows it (a standard WebSocket's close() takes only 1000 and 3000–4999). Optional: without it,
+   * every RFC-sendable code goes.
+   */
+  assertCloseFrame?(code: number, reason: string): void
 }
 
 /** The mutable I/O state shared by the machine, its transport and the stream façade. */
