@@ -3,9 +3,12 @@
  *
  * @module
  */
+import './node.js' // ws sockets and toDuplex() for WsStream (the browser entry, src/browser.ts, goes without)
 export { WsStream } from './stream.js'
 export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator } from './stream.js'
 export { connectionMachine } from './machine.js'
+export { standardConnectionMachine } from './standard-machine.js'
+export type { StandardWebSocket } from './transport/standard.js'
 export type { CloseInfo, WsEvent, State, Transport, TransportSink, ConnectionInput, ConnectionEvent } from '../machines/connection.js'
 export { defaultOptions } from './options.js'
 export type { WsStreamOptions, KeepAliveOptions, TextPolicy } from './options.js'

@@ -5,15 +5,18 @@
  */
 import type { WebSocket } from 'ws'
 import { createActor, type Actor, type ActorRefFrom } from 'xstate'
-import type { CloseInfo, ConnectionIO, State, WsEvent } from '../machines/connection.js'
-import { createDuplex, type DuplexOptions, type WsDuplex } from './adapters/duplex.js'
+import type { CloseInfo, ConnectionIO, connectionMachine, State, WsEvent } from '../machines/connection.js'
+import type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
 import { createReadableStream, createWritableStream } from './adapters/web.js'
 import { concat, utf8 } from './bytes.js'
 import { assertCloseFrame } from './close-code.js'
-import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError } from './errors.js'
-import { connectionMachine } from './machine.js'
+import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError, WsStreamError } from './errors.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
-import { assertWsSocket } from './transport/ws.js'
+import { nodeSupport, socketKindOf, standardSocketKind, type SocketKind } from './socket-kinds.js'
+import type { StandardWebSocket } from './transport/standard.js'
+
+// Runtime imports here stay portable (no ws, no node:*): the browser entry loads this module.
+// ws sockets and toDuplex() come from src/node.ts through src/socket-kinds.ts.
 
 /** A running connection actor: the one a WsStream creates, or a spawned child of another machine. */
 export type ConnectionActor = Actor<typeof connectionMachine> | ActorRefFrom<typeof connectionMachine>
@@ -60,6 +63,7 @@ export interface WsEventIterator extends AsyncIterableIterator<WsEvent> {
 type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, { type: T }>) => void
 
 let adopting: ConnectionActor | undefined
+let forcedKind: SocketKind | undefined
 
 /**
  * An ordered byte stream over a WebSocket. Message boundaries are invisible: reads return
@@ -77,15 +81,17 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   #writable: WritableStream<Uint8Array> | undefined
 
   /**
-   * @param socket A ws WebSocket, CONNECTING or OPEN. The stream takes it over: do not read from it elsewhere.
+   * @param socket A ws WebSocket (Node entry) or a standard WebSocket (browser entry; in Node use
+   *   {@link WsStream.fromStandard}), CONNECTING or OPEN. The stream takes it over: do not read from it elsewhere.
    * @param options Limits and policies of this connection ({@link WsStreamOptions}).
    */
-  constructor(socket: WebSocket, options: WsStreamOptions = {}) {
+  constructor(socket: WebSocket | StandardWebSocket, options: WsStreamOptions = {}) {
     let actor = adopting
     if (actor === undefined) {
-      assertWsSocket(socket)
-      resolveOptions(options) // throws here, in the caller's stack, rather than inside the actor
-      actor = createActor(connectionMachine, {
+      const kind = forcedKind ?? socketKindOf(socket)
+      // Both throw here, in the caller's stack, rather than inside the actor.
+      kind.check(socket, resolveOptions(options))
+      actor = createActor(kind.machine, {
         input: { socket, options },
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(options.id !== undefined ? { id: options.id, systemId: options.id } : {}),
@@ -106,6 +112,19 @@ export class WsStream implements AsyncIterable<Uint8Array> {
       return new WsStream(undefined as unknown as WebSocket)
     } finally {
       adopting = undefined
+    }
+  }
+
+  /**
+   * A stream over a standard `WebSocket` (browsers, Node 22+'s global one, Deno), CONNECTING or
+   * OPEN, even where the socket would also pass for a ws one. See docs/browser.md for what differs.
+   */
+  static fromStandard(socket: StandardWebSocket, options: WsStreamOptions = {}): WsStream {
+    forcedKind = standardSocketKind
+    try {
+      return new WsStream(socket, options)
+    } finally {
+      forcedKind = undefined
     }
   }
 
@@ -269,10 +288,12 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   /**
    * Sends our Close frame after every accepted byte and resolves with how the connection ended,
    * within `timeout` (default `closeTimeout`) at the latest. Rejects only for an invalid code or
-   * reason (`InvalidCloseCodeError`), and then the stream stays open.
+   * reason (`InvalidCloseCodeError`; over a standard WebSocket only 1000 and 3000–4999 may be sent),
+   * and then the stream stays open.
    */
   async close(code = 1000, reason = '', { timeout }: CloseOptions = {}): Promise<CloseInfo> {
     assertCloseFrame(code, reason)
+    this.#io.transport?.assertCloseFrame?.(code, reason)
     if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`close timeout must be >= 0, got ${String(timeout)}`)
     this.actor.send({ type: 'close', code, reason, ...(timeout !== undefined ? { timeout } : {}) })
     return this.closed
@@ -307,7 +328,10 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * keeps delivering until the peer's Close; `destroy(err)` aborts. See docs/adapters-and-codecs.md.
    */
   toDuplex(options?: DuplexOptions): WsDuplex {
-    return createDuplex(this, options)
+    if (nodeSupport.createDuplex === undefined) {
+      throw new WsStreamError('toDuplex() needs Node streams; use stream.readable and stream.writable here.', 'ERR_WS_UNSUPPORTED')
+    }
+    return nodeSupport.createDuplex(this, options)
   }
 
   /** This stream as a WHATWG `ReadableStream` (type `bytes`, BYOB reads supported); the same one on every access. */
