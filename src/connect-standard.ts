@@ -1,0 +1,95 @@
+/**
+ * connect() over the standard `WebSocket`: the browser entry's `connect`.
+ *
+ * @module
+ */
+import pTimeout from 'p-timeout'
+import { HandshakeError, TimeoutError, WsStreamError } from './errors.js'
+import { resolveOptions, type WsStreamOptions } from './options.js'
+import { standardSocketKind } from './socket-kinds.js'
+import { WsStream } from './stream.js'
+import type { StandardWebSocket } from './transport/standard.js'
+
+/** A constructor with the standard WebSocket's signature. */
+export type StandardWebSocketConstructor = new (url: string | URL, protocols?: string | string[]) => StandardWebSocket
+
+/** Options of the standard {@link connect}. */
+export interface StandardConnectOptions {
+  /** Milliseconds the opening may take before it is abandoned with a `TimeoutError` (default 30000; `Infinity` for none). */
+  timeout?: number
+  /** Abandons the attempt when aborted: `connect()` rejects with a `WsStreamError` of code `ERR_WS_ABORTED`. */
+  signal?: AbortSignal
+  /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
+  protocols?: string | string[]
+  /** Options of the stream once open (`keepAlive` is refused: the standard API cannot ping). */
+  stream?: WsStreamOptions
+  /** The WebSocket class to use (default `globalThis.WebSocket`). */
+  WebSocket?: StandardWebSocketConstructor
+}
+
+/**
+ * Connects to `url` (`ws:` or `wss:`) with the standard WebSocket and resolves with a
+ * {@link WsStream} once the connection is open.
+ *
+ * Rejects, leaving no socket behind, with `HandshakeError` when the connection could not be opened
+ * (`status` is always undefined: browsers do not reveal why an upgrade failed), `TimeoutError` when
+ * `timeout` passed first, or `WsStreamError` `ERR_WS_ABORTED` when `signal` aborted it.
+ */
+export async function connect(url: string | URL, options: StandardConnectOptions = {}): Promise<WsStream> {
+  const { timeout = 30_000, signal, protocols, stream: streamOptions = {} } = options
+  const Socket = options.WebSocket ?? (globalThis as { WebSocket?: StandardWebSocketConstructor }).WebSocket
+  if (Socket === undefined) throw new WsStreamError('There is no WebSocket class here; pass one as options.WebSocket.', 'ERR_WS_UNSUPPORTED')
+  if (!(timeout > 0)) throw new RangeError(`connect timeout must be > 0, got ${String(timeout)}`)
+  const resolved = resolveOptions(streamOptions) // bad stream options fail before any socket exists
+  if (resolved.keepAlive) standardSocketKind.check(undefined, resolved)
+  if (signal?.aborted) throw abortError(signal)
+
+  const socket = protocols === undefined ? new Socket(url) : new Socket(url, protocols)
+  socket.binaryType = 'arraybuffer'
+  let stopListening = (): void => {}
+  const opening = new Promise<WsStream>((resolve, reject) => {
+    const onOpen = (): void => {
+      stopListening()
+      // Synchronously, inside 'open': the stream is listening before the first message can arrive.
+      resolve(WsStream.fromStandard(socket, streamOptions))
+    }
+    const onError = (): void => reject(new HandshakeError('The WebSocket connection could not be opened (the platform gives no detail).'))
+    const onClose = (): void => reject(new HandshakeError('The connection closed before it opened.'))
+    const onAbort = (): void => reject(abortError(signal!))
+    socket.addEventListener('open', onOpen)
+    socket.addEventListener('error', onError)
+    socket.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    stopListening = () => {
+      socket.removeEventListener('open', onOpen)
+      socket.removeEventListener('error', onError)
+      socket.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  })
+
+  try {
+    return await pTimeout(opening, {
+      milliseconds: timeout,
+      message: new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`),
+    })
+  } catch (error) {
+    stopListening()
+    await discard(socket)
+    throw error
+  }
+}
+
+function abortError(signal: AbortSignal): WsStreamError {
+  return new WsStreamError('The connection attempt was aborted.', 'ERR_WS_ABORTED', { cause: signal.reason })
+}
+
+/** Closes a socket that failed to open and resolves once it reports itself closed. */
+function discard(socket: StandardWebSocket): Promise<void> {
+  if (socket.readyState === 3) return Promise.resolve()
+  return new Promise((resolve) => {
+    socket.addEventListener('close', () => resolve())
+    socket.addEventListener('error', () => {}) // the platform reports the abandoned attempt as an error
+    if (socket.readyState < 2) socket.close()
+  })
+}
