@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { WebSocket, WebSocketServer } from 'ws'
 import { WsStreamServer } from '../src/index.js'
 import { cli, cliPath, freePort, listen, stdoutLength, tcpReady, which } from './cli-helpers.js'
 
@@ -167,4 +168,67 @@ t.test('ws-stream connect talks to websockify fronting a TCP echo service', {
 t.test('the binary starts with a node shebang so that npm can link it', async (t) => {
   const { readFile } = await import('node:fs/promises')
   t.match((await readFile(cliPath, 'utf8')).split('\n')[0], '#!/usr/bin/env node')
+})
+
+/** A plain ws server on loopback whose connections are handed to `onConnection`; closed at teardown. */
+async function wsPeer(t: Test, onConnection: (socket: WebSocket) => void): Promise<string> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await once(wss, 'listening')
+  wss.on('connection', (socket) => {
+    socket.on('error', () => {})
+    onConnection(socket)
+  })
+  t.teardown(async () => {
+    for (const socket of wss.clients) socket.terminate()
+    await new Promise((resolve) => wss.close(resolve))
+  })
+  return `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`
+}
+
+t.test('--text bytes lets a text message into the stream; without it the text closes with 1003 (exit 103)', async (t) => {
+  const url = await wsPeer(t, (socket) => {
+    socket.send('some binary first\n', { binary: true })
+    socket.send('then text\n', { binary: false })
+    setTimeout(() => socket.close(1000), 50)
+  })
+  const bytes = cli(t, ['connect', url, '--text', 'bytes'])
+  t.equal(await bytes.exited, 0)
+  t.equal(bytes.stdout().toString(), 'some binary first\nthen text\n')
+  const reject = cli(t, ['connect', url])
+  t.equal(await reject.exited, 103)
+  t.equal(reject.stdout().toString(), 'some binary first\n', 'the binary before the text still arrives')
+})
+
+t.test('--close-timeout bounds the close against a peer that stopped reading: exit 106 at the deadline', async (t) => {
+  const url = await wsPeer(t, (socket) => socket.pause())
+  const client = cli(t, ['connect', url, '--close-timeout', '300', '--verbose'])
+  client.child.stdin.end('bye\n')
+  t.equal(await client.exited, 106)
+  t.match(client.stderr(), /closed code 1006, unclean, initiator local \(ERR_WS_TIMEOUT: The close handshake did not finish within 300 ms\.\)/)
+})
+
+t.test('--quiet prints nothing for an unclean end, only the exit status tells', async (t) => {
+  const url = await wsPeer(t, (socket) => socket.close(1008, 'policy'))
+  const client = cli(t, ['connect', url, '--quiet'])
+  t.equal(await client.exited, 108)
+  t.equal(client.stderr(), '')
+})
+
+const hasIpv6Loopback = await new Promise<boolean>((resolve) => {
+  const probe = net.createServer()
+  probe.once('error', () => resolve(false))
+  probe.listen(0, '::1', () => probe.close(() => resolve(true)))
+})
+
+t.test('--host binds another address: listen on ::1 and connect to it', {
+  skip: hasIpv6Loopback ? false : 'this machine has no ::1 (IPv6 loopback)',
+}, async (t) => {
+  const server = cli(t, ['listen', '0', '--echo', '--host', '::1'])
+  const [, url] = await server.waitForStderr(/listening on (ws:\/\/\[::1\]:\d+)/)
+  const client = cli(t, ['connect', url!])
+  client.child.stdin.write('over IPv6\n')
+  await stdoutLength(client, 'over IPv6\n'.length)
+  client.child.stdin.end()
+  t.equal(await client.exited, 0)
+  t.equal(client.stdout().toString(), 'over IPv6\n')
 })
