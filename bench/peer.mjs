@@ -7,8 +7,8 @@
  */
 import { createRequire } from 'node:module'
 import { WebSocket, createWebSocketStream } from 'ws'
-import { connect } from 'ws-stream-actor'
 import {
+  connect,
   connectClient,
   echo,
   now,
@@ -229,6 +229,18 @@ const commands = {
       }),
     )
     return { elapsed: now() - t0, count, unclean }
+  },
+
+  /** CPU time this process has used so far, in ms (user + system). */
+  cpu() {
+    const { user, system } = process.cpuUsage()
+    return { ms: (user + system) / 1000 }
+  },
+
+  /** Ends the process at once, leaving its sockets to the kernel (profiles are still written). */
+  exit() {
+    setImmediate(() => process.exit(0))
+    return {}
   },
 
   async stop() {

@@ -61,10 +61,10 @@ function ratioText(r) {
   return r === undefined ? '–' : `${r.toFixed(2)}×`
 }
 
-function table(header, rows) {
+function table(header, rows, align = header.map((_, i) => (i === 0 ? 'left' : 'right'))) {
   return [
     `| ${header.join(' | ')} |`,
-    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    `| ${align.map((a) => (a === 'left' ? '---' : '---:')).join(' | ')} |`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n')
 }
@@ -140,8 +140,9 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
   out.push(
     `Client and server in separate processes on 127.0.0.1, compression off. Every figure is the median ` +
       `(min–max) of ${config.runs} run${config.runs === 1 ? '' : 's'} per cell` +
-      (config.warmup ? `, after ${config.warmup} discarded warm-up run` : '') +
-      `; each run is a new connection. ${config.note}`,
+      (config.warmup ? ` (throughput and lifecycle cells after ${config.warmup} discarded warm-up run)` : '') +
+      '; each run is a new connection. The contenders of a row run interleaved, run by run in a rotating order, ' +
+      `so that the load of a shared machine falls on all of them alike. ${config.note}`,
   )
   out.push('')
 
@@ -184,6 +185,36 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
         rows,
       ),
     )
+    out.push('')
+  }
+
+  if (through.some((c) => c.cpuStats)) {
+    out.push('### CPU cost (s of CPU per GiB moved, client + server processes)')
+    out.push('')
+    out.push('The CPU time both processes used per GiB, connection setup and close included: steadier than MiB/s when the machine is shared. Lower is better.')
+    out.push('')
+    const cpu = (c) => c && c.cpuStats && { stats: c.cpuStats }
+    const rows = []
+    for (const dir of ['oneway', 'echo']) {
+      for (const size of config.sizes) {
+        const get = (kind) => cpu(find(through, { dir, size, kind }))
+        const [tcp, ws, cwss, ours, duplex] = ['tcp', 'ws', 'cwss', 'ours', 'ours-duplex'].map(get)
+        if (!ws && !ours) continue
+        rows.push([
+          dir === 'oneway' ? 'one way' : 'echo',
+          formatSize(size),
+          cellText(tcp),
+          cellText(ws),
+          cellText(cwss),
+          cellText(ours),
+          cellText(duplex),
+          ratioText(ratio(ours, ws)),
+          ratioText(ratio(ours, cwss)),
+          ratioText(ratio(duplex, ws)),
+        ])
+      }
+    }
+    out.push(table(['', 'write', 'TCP', 'raw ws', 'createWebSocketStream', 'ours read/write', 'ours toDuplex()', 'ours/raw ws', 'ours/cWSS', 'Duplex/raw ws'], rows))
     out.push('')
   }
 
@@ -276,7 +307,7 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
   if (targets.length > 0) {
     out.push('## Targets')
     out.push('')
-    out.push(table(['target', 'where we stand', 'met'], targets.map((t) => [t.target, t.figure, t.met ? 'yes' : '**no**'])))
+    out.push(table(['target', 'where we stand', 'met'], targets.map((t) => [t.target, t.figure, t.met ? 'yes' : '**no**']), ['left', 'left', 'left']))
     out.push('')
   }
   return out.join('\n')

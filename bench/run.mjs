@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick | --smoke] [--only=REGEX] [--runs=N] [--out=DIR] [--no-bufferutil-compare]`
+ * `npm run bench [-- --quick | --smoke] [--only=REGEX] [--runs=N] [--idle=N,N] [--out=DIR] [--no-bufferutil-compare]`
  *
  * Forks a server and a client process (bench/peer.mjs) per cell, runs each cell several times and
  * writes a markdown table and the raw figures: bench/results/latest.{md,json} for a full run,
@@ -13,7 +13,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { WINDOW } from './transports.mjs'
+import { WINDOW, extraStreamOptions } from './transports.mjs'
 import { evaluateTargets, formatSize, renderMarkdown, summarize } from './report.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -74,6 +74,11 @@ const config = {
   runTimeout: mode === 'smoke' ? 15_000 : 60_000,
 }
 if (option('runs')) config.runs = Math.max(1, Number(option('runs')))
+if (option('idle')) config.idleCounts = option('idle').split(',').map(Number)
+if (process.env.BENCH_LIB) config.note += ` Ours is BENCH_LIB=${process.env.BENCH_LIB}, not the package build.`
+if (Object.keys(extraStreamOptions).length > 0) {
+  config.note += ` Ours ran with BENCH_STREAM_OPTIONS=${JSON.stringify(extraStreamOptions)}.`
+}
 const only = option('only') ? new RegExp(option('only')) : undefined
 const compareBufferutil = config.bufferutilCompare && !flag('no-bufferutil-compare')
 
@@ -139,12 +144,11 @@ class Peer {
     return withTimeout(new Promise((resolve) => list.push(resolve)), timeout, `event ${name}`)
   }
 
-  /** Asks the peer to close its server and exit; kills it if it does not within a second. */
+  /** Asks the peer to close its server (if `graceful`) and exit; kills it if it does not within seconds. */
   async stop(graceful = true) {
     if (this.child.exitCode === null && this.child.signalCode === null) {
-      if (graceful) await this.call('stop', {}, 3000).catch(() => {})
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000)
-      if (!graceful) this.child.kill('SIGKILL')
+      await this.call(graceful ? 'stop' : 'exit', {}, 3000).catch(() => {})
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000)
       await this.#exited
       clearTimeout(timer)
     }
@@ -161,41 +165,75 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer))
 }
 
-/** Runs `measure(i)` warmup + runs times with a fresh pair or a shared one; collects values. */
-async function runCell(cell, { perRun, measure }) {
-  const values = []
-  const extras = []
-  let pair
+/** A server process and a client process for one cell. */
+function newPair(env) {
+  return { server: new Peer(env), client: new Peer(env) }
+}
+
+async function stopPair(pair, graceful) {
+  if (pair) await Promise.all([pair.server.stop(graceful), pair.client.stop(graceful)])
+}
+
+/**
+ * Runs the cells of one row (e.g. every contender for one write size and direction) run by run,
+ * interleaved and in a rotating order, so that a shared machine's changing load falls on all of
+ * them alike. Each cell keeps one pair of processes for all its runs (after `config.warmup`
+ * discarded runs), or gets a fresh pair per run when `perRun` (memory cells; no warm-up run then:
+ * their scenario warms the processes itself).
+ */
+async function runRow(steps) {
+  const perRun = steps[0].perRun
+  const warmup = perRun ? 0 : config.warmup
+  const state = steps.map(() => ({ values: [], extras: [], pair: undefined }))
   try {
-    for (let i = 0; i < config.warmup + config.runs; i++) {
-      if (!pair || perRun) {
-        if (pair) await Promise.all([pair.server.stop(false), pair.client.stop(false)])
-        pair = { server: new Peer(cell.env), client: new Peer(cell.env) }
-      }
-      const { value, ...extra } = await measure(pair)
-      if (i >= config.warmup) {
-        values.push(value)
-        extras.push(extra)
+    for (let i = 0; i < warmup + config.runs; i++) {
+      for (let j = 0; j < steps.length; j++) {
+        const k = (i + j) % steps.length
+        const { cell, measure } = steps[k]
+        const st = state[k]
+        if (cell.error) continue
+        try {
+          if (perRun && st.pair) {
+            await stopPair(st.pair, false)
+            st.pair = undefined
+          }
+          st.pair ??= newPair(cell.env)
+          const { value, ...extra } = await measure(st.pair)
+          if (i >= warmup) {
+            st.values.push(value)
+            st.extras.push(extra)
+          }
+        } catch (error) {
+          cell.error = String(error?.message ?? error)
+          await stopPair(st.pair, false)
+          st.pair = undefined
+        }
       }
     }
-    cell.values = values
-    cell.stats = summarize(values)
-    cell.extras = extras
-  } catch (error) {
-    cell.error = String(error?.message ?? error)
-    cell.values = values
   } finally {
-    if (pair) await Promise.all([pair.server.stop(!perRun), pair.client.stop(!perRun)])
+    await Promise.all(state.map((st) => stopPair(st.pair, !perRun)))
   }
-  const shown = cell.stats ? `${cell.stats.median.toFixed(1)} ${cell.unit} (${cell.stats.min.toFixed(1)}–${cell.stats.max.toFixed(1)})` : `FAILED: ${cell.error}`
-  console.error(`  ${cell.id.padEnd(44)} ${shown}`)
-  return cell
+  return steps.map(({ cell, finish }, k) => {
+    const { values, extras } = state[k]
+    cell.values = values
+    cell.extras = extras
+    if (!cell.error) {
+      cell.stats = summarize(values)
+      if (extras.some((e) => e.cpuPerGiB !== undefined)) cell.cpuStats = summarize(extras.map((e) => e.cpuPerGiB))
+      finish?.(cell)
+    }
+    const cpu = cell.cpuStats ? `  cpu ${cell.cpuStats.median.toFixed(2)} s/GiB` : ''
+    const shown = cell.stats
+      ? `${cell.stats.median.toFixed(1)} ${cell.unit} (${cell.stats.min.toFixed(1)}–${cell.stats.max.toFixed(1)})${cpu}`
+      : `FAILED: ${cell.error}`
+    console.error(`  ${cell.id.padEnd(44)} ${shown}`)
+    return cell
+  })
 }
 
 /** One throughput cell: `kind` on both sides, `dir` one way or echo. */
 function throughputCell(group, kind, dir, size, { coalesce = true, env = {}, tag = '' } = {}) {
   const total = config.bytes[size]
-  const serverKind = kind
   const cell = {
     id: `${group}/${dir}/${formatSize(size).replace(' ', '')}/${kind}${coalesce ? '' : '-nocoalesce'}${tag}`,
     group,
@@ -208,100 +246,91 @@ function throughputCell(group, kind, dir, size, { coalesce = true, env = {}, tag
   }
   return {
     cell,
-    run: () =>
-      runCell(cell, {
-        perRun: false,
-        async measure(pair) {
-          if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: dir, kind: serverKind, total })).port
-          const request = { kind, port: pair.port, size, total, coalesce }
-          let ms
-          let messages
-          if (dir === 'oneway') {
-            const received = pair.server.next('received')
-            const r = await pair.client.call('oneway', request)
-            ms = (await received).t1 - r.t0
-            messages = r.messages
-          } else {
-            const r = await pair.client.call('echo', request)
-            ms = r.t1 - r.t0
-          }
-          return { value: total / MiB / (ms / 1000), ms, messages }
-        },
-      }),
+    row: `throughput/${dir}/${size}`,
+    perRun: false,
+    async measure(pair) {
+      if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: dir, kind, total })).port
+      const request = { kind, port: pair.port, size, total, coalesce }
+      const cpuBefore = await Promise.all([pair.server.call('cpu'), pair.client.call('cpu')])
+      let ms
+      let messages
+      if (dir === 'oneway') {
+        const received = pair.server.next('received')
+        const r = await pair.client.call('oneway', request)
+        ms = (await received).t1 - r.t0
+        messages = r.messages
+      } else {
+        const r = await pair.client.call('echo', request)
+        ms = r.t1 - r.t0
+      }
+      const cpuAfter = await Promise.all([pair.server.call('cpu'), pair.client.call('cpu')])
+      const cpuMs = cpuAfter[0].ms - cpuBefore[0].ms + cpuAfter[1].ms - cpuBefore[1].ms
+      // CPU of both processes per GiB moved (connection setup and close included): a cost that
+      // contention on a shared machine changes far less than it changes MiB/s.
+      return { value: total / MiB / (ms / 1000), ms, messages, cpuPerGiB: (cpuMs / 1000) * ((1024 * MiB) / total) }
+    },
   }
 }
 
 function idleCell(kind, n) {
-  const cell = { id: `idle/${n}/${kind}`, group: 'idle', kind, connections: n, unit: 'B heap/conn', env: {} }
   return {
-    cell,
-    run: async () => {
-      await runCell(cell, {
-        perRun: true,
-        async measure(pair) {
-          const { port } = await pair.server.call('serve', { scenario: 'idle', kind })
-          await pair.client.call('warm', { port, n: 20 })
-          const before = await pair.server.call('baseline')
-          await pair.client.call('idleOpen', { port, n }, 120_000)
-          const after = await pair.server.call('measure', { expect: n }, 120_000)
-          if (after.connections < n) throw new Error(`only ${after.connections} of ${n} connections arrived`)
-          return { value: (after.heapUsed - before.heapUsed) / n, rss: (after.rss - before.rss) / n }
-        },
-      })
-      if (cell.extras) cell.rssStats = summarize(cell.extras.map((e) => e.rss))
-      return cell
+    cell: { id: `idle/${n}/${kind}`, group: 'idle', kind, connections: n, unit: 'B heap/conn', env: {} },
+    row: `idle/${n}`,
+    perRun: true,
+    async measure(pair) {
+      const { port } = await pair.server.call('serve', { scenario: 'idle', kind })
+      await pair.client.call('warm', { port, n: 20 })
+      const before = await pair.server.call('baseline')
+      await pair.client.call('idleOpen', { port, n }, 180_000)
+      const after = await pair.server.call('measure', { expect: n }, 180_000)
+      if (after.connections < n) throw new Error(`only ${after.connections} of ${n} connections arrived`)
+      return { value: (after.heapUsed - before.heapUsed) / n, rss: (after.rss - before.rss) / n }
+    },
+    finish(cell) {
+      cell.rssStats = summarize(cell.extras.map((e) => e.rss))
     },
   }
 }
 
 function floodCell(kind) {
-  const cell = { id: `flood/${kind}`, group: 'flood', kind, unit: 'B RSS growth', env: {} }
-  // ours: readHighWaterMark (default 1 MiB) + one message + 8 MiB
-  cell.bound = MiB + config.floodMessage + 8 * MiB
   return {
-    cell,
-    run: async () => {
-      await runCell(cell, {
-        perRun: true,
-        async measure(pair) {
-          const { port } = await pair.server.call('serve', { scenario: 'flood', kind: kind === 'ours' ? 'ours' : kind })
-          const connected = pair.server.next('connected')
-          await pair.client.call('flood', { port, size: config.floodMessage })
-          await connected
-          await pair.server.call('sampleStart')
-          const { accepted } = await pair.client.call('floodRun', { seconds: config.floodSeconds, size: config.floodMessage })
-          const growth = await pair.server.call('sampleStop')
-          return { value: growth.rssGrowth, heap: growth.heapGrowth, accepted }
-        },
-      })
-      if (cell.extras) {
-        cell.heapStats = summarize(cell.extras.map((e) => e.heap))
-        cell.sentStats = summarize(cell.extras.map((e) => e.accepted))
-      }
-      return cell
+    // ours: readHighWaterMark (default 1 MiB) + one message + 8 MiB
+    cell: { id: `flood/${kind}`, group: 'flood', kind, unit: 'B RSS growth', env: {}, bound: MiB + config.floodMessage + 8 * MiB },
+    row: 'flood',
+    perRun: true,
+    async measure(pair) {
+      const { port } = await pair.server.call('serve', { scenario: 'flood', kind })
+      const connected = pair.server.next('connected')
+      await pair.client.call('flood', { port, size: config.floodMessage })
+      await connected
+      await pair.server.call('sampleStart')
+      const { accepted } = await pair.client.call('floodRun', { seconds: config.floodSeconds, size: config.floodMessage })
+      const growth = await pair.server.call('sampleStop')
+      return { value: growth.rssGrowth, heap: growth.heapGrowth, accepted }
+    },
+    finish(cell) {
+      cell.heapStats = summarize(cell.extras.map((e) => e.heap))
+      cell.sentStats = summarize(cell.extras.map((e) => e.accepted))
     },
   }
 }
 
 function lifecycleCell(kind) {
-  const cell = { id: `lifecycle/${kind}`, group: 'lifecycle', kind, unit: 'conn/s', env: {} }
   return {
-    cell,
-    run: () =>
-      runCell(cell, {
-        perRun: false,
-        async measure(pair) {
-          if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: 'lifecycle', kind })).port
-          const r = await pair.client.call('lifecycle', {
-            kind,
-            port: pair.port,
-            count: config.lifecycleCount,
-            concurrency: config.lifecycleConcurrency,
-          })
-          if (r.unclean > 0) throw new Error(`${r.unclean} connections closed uncleanly`)
-          return { value: (r.count / r.elapsed) * 1000 }
-        },
-      }),
+    cell: { id: `lifecycle/${kind}`, group: 'lifecycle', kind, unit: 'conn/s', env: {} },
+    row: 'lifecycle',
+    perRun: false,
+    async measure(pair) {
+      if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: 'lifecycle', kind })).port
+      const r = await pair.client.call('lifecycle', {
+        kind,
+        port: pair.port,
+        count: config.lifecycleCount,
+        concurrency: config.lifecycleConcurrency,
+      })
+      if (r.unclean > 0) throw new Error(`${r.unclean} connections closed uncleanly`)
+      return { value: (r.count / r.elapsed) * 1000 }
+    },
   }
 }
 
@@ -335,6 +364,7 @@ async function main() {
       for (const size of [64 * KiB, MiB]) {
         for (const kind of ['ws', 'ours']) {
           const twin = throughputCell('bufferutil', kind, dir, size, { env: { WS_NO_BUFFER_UTIL: '1' }, tag: '-nobufferutil' })
+          twin.cell.kind = kind
           comparePairs.push({ kind, dir, size, twin })
           plan.push(twin)
         }
@@ -344,8 +374,10 @@ async function main() {
 
   const selected = only ? plan.filter((p) => only.test(p.cell.id)) : plan
   console.error(`bench: ${mode} mode, ${selected.length} cells, ${config.runs} runs each${only ? ` (only ${only})` : ''}`)
+  const rows = new Map()
+  for (const step of selected) rows.set(step.row, [...(rows.get(step.row) ?? []), step])
   const cells = []
-  for (const step of selected) cells.push(await step.run())
+  for (const steps of rows.values()) cells.push(...(await runRow(steps)))
 
   // 64 B writes per second, from the 64 B one-way cells.
   const rateCells = cells

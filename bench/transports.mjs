@@ -15,11 +15,22 @@ import net from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { WebSocket, WebSocketServer, createWebSocketStream } from 'ws'
-import { WsStreamServer, connect } from 'ws-stream-actor'
+
+/**
+ * The library under test: the package (dist/ after `npm run build`), or BENCH_LIB, a path to another
+ * build's index.js, to measure a patch side by side; run.mjs notes it in the report.
+ */
+export const { WsStreamServer, connect } = await import(process.env.BENCH_LIB ? new URL(`file://${process.env.BENCH_LIB}`).href : 'ws-stream-actor')
 
 export const HOST = '127.0.0.1'
 /** Unconfirmed bytes raw ws keeps in flight: the same as our default writeHighWaterMark. */
 export const WINDOW = 1024 * 1024
+
+/**
+ * Extra WsStreamOptions for both sides of ours, for experiments (e.g. '{"readHighWaterMark":8388608}');
+ * run.mjs notes them in the report.
+ */
+export const extraStreamOptions = JSON.parse(process.env.BENCH_STREAM_OPTIONS || '{}')
 
 /** Milliseconds on the machine-wide monotonic clock, comparable between processes. */
 export const now = () => Number(process.hrtime.bigint()) / 1e6
@@ -81,7 +92,7 @@ export async function startServer(kind, onConnection, streamOptions = {}) {
     return { port: server.address().port, close: () => new Promise((resolve) => server.close(resolve)) }
   }
   if (kind === 'ours' || kind === 'ours-duplex') {
-    const server = new WsStreamServer({ host: HOST, port: 0, stream: streamOptions })
+    const server = new WsStreamServer({ host: HOST, port: 0, stream: { ...extraStreamOptions, ...streamOptions } })
     server.on('connection', (stream) => onConnection(stream))
     await server.listening
     return { port: server.address().port, close: () => server.close({ timeout: 1000 }) }
@@ -186,7 +197,7 @@ export async function connectClient(kind, port, options = {}) {
     }
     case 'ours':
     case 'ours-duplex': {
-      const stream = await connect(url, { stream: { coalesce: options.coalesce ?? true } })
+      const stream = await connect(url, { stream: { ...extraStreamOptions, coalesce: options.coalesce ?? true } })
       const duplex = kind === 'ours-duplex' ? stream.toDuplex() : undefined
       duplex?.on('error', noop)
       return {
