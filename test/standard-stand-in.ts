@@ -7,7 +7,7 @@
 import { WebSocket } from 'ws'
 import type { StandardWebSocket } from '../src/index.js'
 
-type Listener = (event: never) => void
+type Listener = (event: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The standard API over a ws WebSocket. */
 export class StandardOnly implements StandardWebSocket {
@@ -54,7 +54,7 @@ export class StandardOnly implements StandardWebSocket {
     let wrapped = listener
     if (type === 'message') {
       const ws = this.#ws
-      wrapped = ((event: never) => {
+      wrapped = ((event: unknown) => {
         if (ws.readyState === WebSocket.OPEN) listener(event)
       }) as Listener
       this.#wrapped.set(listener, wrapped)

@@ -31,9 +31,13 @@ export interface StandardWebSocket {
   binaryType: string
   send(data: Uint8Array): void
   close(code?: number, reason?: string): void
-  addEventListener(type: string, listener: (event: never) => void): void
-  removeEventListener(type: string, listener: (event: never) => void): void
+  addEventListener(type: string, listener: StandardListener): void
+  removeEventListener(type: string, listener: StandardListener): void
 }
+
+/** A listener as the standard WebSocket's addEventListener takes it (`any`: each event type has its own shape). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StandardListener = (event: any) => void
 
 const CONNECTING = 0
 const OPEN = 1
@@ -159,9 +163,9 @@ export function standardTransport(socket: StandardWebSocket): Transport {
           sink.closed(event.code, event.reason, event.wasClean)
         },
       }
-      for (const [type, listener] of Object.entries(listeners)) socket.addEventListener(type, listener as (event: never) => void)
+      for (const [type, listener] of Object.entries(listeners)) socket.addEventListener(type, listener)
       return () => {
-        for (const [type, listener] of Object.entries(listeners)) socket.removeEventListener(type, listener as (event: never) => void)
+        for (const [type, listener] of Object.entries(listeners)) socket.removeEventListener(type, listener)
         stop()
       }
     },
