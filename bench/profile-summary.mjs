@@ -1,5 +1,5 @@
 /**
- * `node bench/profile-summary.mjs FILE.cpuprofile [--top=N] [--filter=REGEX]`
+ * `node bench/profile-summary.mjs FILE.cpuprofile [--top=N] [--filter=REGEX] [--callers=REGEX] [--under=REGEX]`
  *
  * Prints the functions with the most self time in a V8 CPU profile (from `node --cpu-prof`), and
  * the total time spent under ("inclusive") those that match `--filter`.
@@ -58,4 +58,40 @@ if (filter) {
   }
   console.log(`\ninclusive time of functions matching ${filter}`)
   for (const [key, time] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(time)}  ${key}`)
+}
+
+const callers = option('callers') ? new RegExp(option('callers')) : undefined
+if (callers) {
+  // Where the time of matching functions comes from: their callers, four frames up.
+  const paths = new Map()
+  for (const [id, time] of self) {
+    const chain = []
+    let matched = false
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const key = label(nodes.get(at))
+      if (!matched && callers.test(key)) matched = true
+      if (matched) chain.push(key)
+      if (chain.length > 5) break
+    }
+    if (!matched) continue
+    const path = chain.join(' < ')
+    paths.set(path, (paths.get(path) ?? 0) + time)
+  }
+  console.log(`\ncallers of functions matching ${callers}`)
+  for (const [path, time] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(time)}  ${path}`)
+}
+
+const under = option('under') ? new RegExp(option('under')) : undefined
+if (under) {
+  // What the time under matching functions is spent on: self time of the frames below them.
+  const leaves = new Map()
+  for (const [id, time] of self) {
+    let inside = false
+    for (let at = parent.get(id); at !== undefined && !inside; at = parent.get(at)) inside = under.test(label(nodes.get(at)))
+    if (!inside && !under.test(label(nodes.get(id)))) continue
+    const key = label(nodes.get(id))
+    leaves.set(key, (leaves.get(key) ?? 0) + time)
+  }
+  console.log(`\nself time under functions matching ${under}`)
+  for (const [key, time] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(time)}  ${key}`)
 }

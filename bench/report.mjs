@@ -129,7 +129,7 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
   const out = []
   out.push(`# ws-stream-actor benchmarks (${meta.mode})`)
   out.push('')
-  out.push(`Command: \`${meta.command}\` · ${meta.date}`)
+  out.push(`Command: \`${meta.command}\` · ${meta.date} · commit ${meta.commit}`)
   out.push('')
   out.push(
     `Machine: ${meta.cpu} × ${meta.cores} cores · Node ${meta.node} · ws ${meta.ws} · bufferutil ${

@@ -334,6 +334,18 @@ function lifecycleCell(kind) {
   }
 }
 
+/** The commit measured, marked dirty when src/ or machines/ differ from it (a shared tree). */
+function gitDescribe() {
+  try {
+    const cwd = join(here, '..')
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'machines'], { cwd, encoding: 'utf8' }).trim()
+    return dirty ? `${head} + uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
 function versionOf(name) {
   try {
     const require = createRequire(createRequire(import.meta.url).resolve('ws'))
@@ -418,6 +430,7 @@ async function main() {
     bufferutil: bufferutilInUse,
     bufferutilVersion,
     fileLimit,
+    commit: gitDescribe(),
     seconds: undefined,
   }
   const targets = evaluateTargets(all, config)
