@@ -339,7 +339,7 @@ function gitDescribe() {
   try {
     const cwd = join(here, '..')
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'machines'], { cwd, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'machines'], { cwd, encoding: 'utf8' }).trimEnd()
     return dirty ? `${head} + uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : head
   } catch {
     return 'unknown'
