@@ -35,9 +35,17 @@ export class Pinger {
     const key = hex(payload)
     return new Promise<number>((resolve, reject) => {
       const list = this.#pending.get(key) ?? []
-      list.push({ started: performance.now(), resolve, reject })
+      const entry = { started: performance.now(), resolve, reject }
+      list.push(entry)
       this.#pending.set(key, list)
-      this.#send!(payload)
+      try {
+        this.#send!(payload)
+      } catch (error) {
+        // A transport that cannot ping (the standard WebSocket) must not leave the entry behind.
+        list.splice(list.indexOf(entry), 1)
+        if (list.length === 0) this.#pending.delete(key)
+        reject(error)
+      }
     })
   }
 

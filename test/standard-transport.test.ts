@@ -131,3 +131,13 @@ t.test('a send is done only once bufferedAmount shows its bytes left, and no tim
   await waitFor(() => done.length === 2, 1000, 'the second done')
   t.equal(pendingTimeouts(), idleTimers, 'no timer once nothing is in flight')
 })
+
+t.test('readable.cancel() with a code the transport refuses drops no data and leaves the stream open', async (t) => {
+  const { stream, peerSocket } = await standardPair(t)
+  peerSocket.send(Buffer.from('kept'))
+  await waitFor(() => stream.stats.bytesRead === 4, 5000, 'data arrived')
+  await t.rejects(stream.readable.cancel({ code: 1001, reason: 'going' }), InvalidCloseCodeError)
+  t.equal(stream.state, 'open')
+  t.equal(Buffer.from((await stream.read())!).toString(), 'kept', 'nothing was discarded')
+})
+

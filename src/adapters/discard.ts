@@ -10,7 +10,6 @@
  * @module
  */
 import type { CloseInfo } from '../../machines/connection.js'
-import { assertCloseFrame } from '../close-code.js'
 import type { WsStream } from '../stream.js'
 
 /**
@@ -30,9 +29,10 @@ export async function closeAndDiscard(
   reason = '',
   pendingRead?: Promise<unknown>,
 ): Promise<CloseInfo> {
-  // An invalid code must reach the caller before anything is dropped.
-  assertCloseFrame(code, reason)
   const closing = stream.close(code, reason)
+  // close() validates the code (its own rules and the transport's) before it awaits anything, so a
+  // refusal has settled the promise already: let it reach the caller before anything is dropped.
+  await Promise.race([closing, undefined])
   void discard(stream, pendingRead)
   return closing
 }
