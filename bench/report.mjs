@@ -239,7 +239,8 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
     out.push('')
     out.push(
       'Server heap and RSS growth after N raw ws clients connected, divided by N (after `gc()`, a fresh server process per run). ' +
-        'Ours is a `WsStreamServer` with its defaults (keepAlive on); raw ws is a `WebSocketServer` with a `message` listener.',
+        'Ours is a `WsStreamServer` with its defaults (keepAlive on); raw ws is a `WebSocketServer` with a `message` listener. ' +
+        'The last two columns: seconds the client took to open all N (100 at a time).',
     )
     out.push('')
     const rows = []
@@ -253,9 +254,13 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
         ws?.stats && ours?.stats ? `+${formatBytes(ours.stats.median - ws.stats.median)}` : '–',
         cellText(ws && { stats: ws.rssStats }, formatBytes),
         cellText(ours && { stats: ours.rssStats }, formatBytes),
+        cellText(ws?.openStats && { stats: ws.openStats }),
+        cellText(ours?.openStats && { stats: ours.openStats }),
       ])
     }
-    out.push(table(['connections', 'raw ws heap', 'ours heap', 'ours − raw ws heap', 'raw ws RSS', 'ours RSS'], rows))
+    out.push(
+      table(['connections', 'raw ws heap', 'ours heap', 'ours − raw ws heap', 'raw ws RSS', 'ours RSS', 'raw ws: s to open all', 'ours: s to open all'], rows),
+    )
     out.push('')
   }
 

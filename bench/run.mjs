@@ -281,13 +281,16 @@ function idleCell(kind, n) {
       const { port } = await pair.server.call('serve', { scenario: 'idle', kind })
       await pair.client.call('warm', { port, n: 20 })
       const before = await pair.server.call('baseline')
+      const t0 = Date.now()
       await pair.client.call('idleOpen', { port, n }, 180_000)
+      const openSeconds = (Date.now() - t0) / 1000
       const after = await pair.server.call('measure', { expect: n }, 180_000)
       if (after.connections < n) throw new Error(`only ${after.connections} of ${n} connections arrived`)
-      return { value: (after.heapUsed - before.heapUsed) / n, rss: (after.rss - before.rss) / n }
+      return { value: (after.heapUsed - before.heapUsed) / n, rss: (after.rss - before.rss) / n, openSeconds }
     },
     finish(cell) {
       cell.rssStats = summarize(cell.extras.map((e) => e.rss))
+      cell.openStats = summarize(cell.extras.map((e) => e.openSeconds))
     },
   }
 }
