@@ -320,6 +320,9 @@ export const connectionMachine = setup({
   delays: {
     closeTimeout: ({ context }) => context.closeTimeout,
   },
+  guards: {
+    noPeerClose: ({ context }) => context.peerClose === undefined,
+  },
   actions: {
     enterState: enqueueActions(({ context, enqueue }, params: { to: State }) => {
       enqueue.emit({ type: 'state', from: context.state, to: params.to })
@@ -455,7 +458,11 @@ export const connectionMachine = setup({
       on: {
         peerClose: { actions: ['rememberPeerClose', 'reportCloseFrame'] },
         textReceived: { actions: 'reportTextRejected' },
-        socketClosed: { target: 'closed', actions: 'rememberSocketClosed' },
+        socketClosed: [
+          // Our Close went out but the peer's never came: the socket died mid-handshake, a reset.
+          { guard: 'noPeerClose', target: 'closed', actions: ['rememberSocketClosed', 'rememberReset'] },
+          { target: 'closed', actions: 'rememberSocketClosed' },
+        ],
       },
     },
     closingReceived: {
