@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { assign, emit, enqueueActions, fromCallback, setup } from 'xstate'
+import { assign, emit, enqueueActions, fromCallback, setup, stopChild } from 'xstate'
 import { ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { Pinger } from '../src/pinger.js'
@@ -71,6 +71,8 @@ export interface TransportSink {
 export interface Transport {
   /** True when the socket is already open. */
   readonly isOpen: boolean
+  /** True when `send()` copies the message before it returns, so the caller's bytes are free at once. */
+  readonly copiesOnSend?: boolean
   /** Starts reporting to `sink`; returns a function that stops it. */
   attach(sink: TransportSink): () => void
   send: SendFunction
@@ -159,7 +161,7 @@ export function runTransport(
   io.transport = transport
   let socketClosed = false
   const start = (): void => {
-    writeQueue.bind(transport.send)
+    writeQueue.bind(transport.send, transport.copiesOnSend === true)
     pinger.bind((data) => transport.ping(data))
   }
   readBuffer.onBackpressure = (full) => sendBack({ type: full ? 'readBufferFull' : 'readBufferDrained' })
@@ -397,6 +399,13 @@ export const connectionMachine = setup({
         : context.error ?? new WsStreamError('The connection was aborted.', 'ERR_WS_ABORTED', { cause: reason })
       return { unclean: true, error }
     }),
+    // Spawned only when enabled: an actor per idle connection is memory a server holds thousands of times.
+    startKeepAlive: enqueueActions(({ context, enqueue }) => {
+      if (context.options.keepAlive) {
+        enqueue.spawnChild('keepAlive', { id: 'keepAlive', input: { options: context.options, io: context.io } })
+      }
+    }),
+    stopKeepAlive: stopChild('keepAlive'),
     terminateSocket: ({ context }) => context.io.transport?.terminate(),
     pauseSocket: ({ context }) => context.io.transport?.pause(),
     resumeSocket: ({ context }) => context.io.transport?.resume(),
@@ -439,8 +448,8 @@ export const connectionMachine = setup({
       },
     },
     open: {
-      entry: { type: 'enterState', params: { to: 'open' } },
-      invoke: { src: 'keepAlive', input: ({ context }) => ({ options: context.options, io: context.io }) },
+      entry: [{ type: 'enterState', params: { to: 'open' } }, 'startKeepAlive'],
+      exit: 'stopKeepAlive',
       on: {
         close: { target: 'closingSent', actions: ['rememberLocalClose', 'sendCloseFrame'] },
         protocolClose: { target: 'closingSent', actions: 'rememberProtocolClose' },

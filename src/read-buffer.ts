@@ -10,7 +10,7 @@ import { ByteQueue } from './byte-queue.js'
 export class ReadBuffer {
   /** The unread bytes. Readers take from it directly and then call {@link consumed}. */
   readonly queue = new ByteQueue()
-  /** Unread bytes at or above which the socket is paused. */
+  /** Unread bytes above which the socket is paused. */
   readonly highWaterMark: number
   /** Called when the buffer crosses its marks: `true` to pause the socket, `false` to resume it. */
   onBackpressure: ((full: boolean) => void) | undefined
@@ -46,7 +46,8 @@ export class ReadBuffer {
     if (chunk.length === 0) return
     this.queue.push(chunk)
     this.#wake()
-    if (!this.#paused && this.queue.length >= this.highWaterMark) {
+    // Strictly above: a message of exactly the mark must not pause and resume every time.
+    if (!this.#paused && this.queue.length > this.highWaterMark) {
       this.#paused = true
       this.pauses++
       this.onBackpressure?.(true)

@@ -52,6 +52,7 @@ export class WriteQueue {
   #failure: Error | undefined // set once the connection died
   #lost = 0 // accepted bytes that never reached the kernel
   #staging: Uint8Array | undefined // where small writes are copied, back to back
+  #sendCopies = false
   #stagingUsed = 0
 
   constructor(options: WriteQueueOptions) {
@@ -63,9 +64,14 @@ export class WriteQueue {
     return this.#pendingBytes + this.#inFlightBytes
   }
 
-  /** Connects the queue to an open socket and starts sending what waited. */
-  bind(send: SendFunction): void {
+  /**
+   * Connects the queue to an open socket and starts sending what waited. `sendCopies`: the socket
+   * copies a message during `send()` (a masking ws client, a standard WebSocket), so bytes handed
+   * over at once need no copy of ours.
+   */
+  bind(send: SendFunction, sendCopies = false): void {
     this.#send = send
+    this.#sendCopies = sendCopies
     this.#pump()
   }
 
@@ -78,10 +84,13 @@ export class WriteQueue {
       return Promise.reject(new ConnectionClosedError(this.#refusal.message, data.length, { cause: this.#refusal }))
     }
     if (data.length === 0) return Promise.resolve()
-    this.#enqueueCopy(data)
+    const byReference = this.#sendCopies && data.length > STAGING_SIZE / 4
+    if (byReference) this.#pending.push(data)
+    else this.#enqueueCopy(data)
     this.#pendingBytes += data.length
     this.#accepted += data.length
     this.#pump()
+    if (byReference) this.#copyQueuedTail(data)
     if (this.buffered <= this.#options.writeHighWaterMark) return Promise.resolve()
     return new Promise((resolve, reject) => {
       this.#waiters.push({ end: this.#accepted, length: data.length, resolve, reject })
@@ -151,6 +160,14 @@ export class WriteQueue {
     }
   }
 
+  /** After a by-reference write: whatever of `data` is still queued becomes our own copy. */
+  #copyQueuedTail(data: Uint8Array): void {
+    const last = this.#pending.length - 1
+    if (last >= this.#pendingHead && this.#pending[last]!.buffer === data.buffer) {
+      this.#pending[last] = new Uint8Array(this.#pending[last]!)
+    }
+  }
+
   #unsentError(unsent: number): ConnectionClosedError {
     const cause = this.#failure
     return new ConnectionClosedError(
@@ -164,7 +181,10 @@ export class WriteQueue {
     if (!this.#send) return
     const limit = this.#options.maxMessageSize
     if (this.#options.coalesce) {
-      if (this.#sendsInFlight === 0 && this.#pendingBytes > 0) this.#sendOne(limit)
+      // Only small writes wait for the send in flight to be coalesced; a large one gains nothing by waiting.
+      while (this.#pendingBytes > 0 && (this.#sendsInFlight === 0 || this.#pending[this.#pendingHead]!.length >= STAGING_SIZE)) {
+        this.#sendOne(limit)
+      }
     } else {
       while (this.#pendingBytes > 0) this.#sendOne(limit, true)
     }
@@ -174,7 +194,7 @@ export class WriteQueue {
   #sendOne(limit: number, single = false): void {
     const first = this.#pending[this.#pendingHead]!
     let message: Uint8Array
-    if (first.length >= limit || single || this.#pendingHead === this.#pending.length - 1) {
+    if (first.length >= limit || first.length >= STAGING_SIZE || single || this.#pendingHead === this.#pending.length - 1) {
       message = this.#takeFromFirst(limit)
     } else {
       const size = Math.min(limit, this.#pendingBytes)

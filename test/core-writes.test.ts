@@ -163,3 +163,21 @@ t.test('a buffer may be reused as soon as its write resolved', async (t) => {
     }
   }
 })
+
+t.test('a reused buffer is safe while its bytes still wait behind a slow reader', async (t) => {
+  for (const coalesce of [true, false]) {
+    const { client, server } = await streamPair(t, { coalesce, writeHighWaterMark: 1 << 30, readHighWaterMark: 16 * 1024 })
+    for (const [from, to] of [[client, server], [server, client]] as const) {
+      const size = 3 * 1024 * 1024 // more than the kernel's loopback buffers take at once
+      const buf = Buffer.alloc(size)
+      for (let i = 0; i < 3; i++) {
+        buf.fill(65 + i)
+        await from.write(buf)
+      }
+      buf.fill(0)
+      const got = Buffer.from(await to.readExactly(3 * size)).toString('latin1')
+      const runs = got.match(/(.)\1*/g)!.map((run) => `${run[0]}x${run.length}`)
+      t.same(runs, [`Ax${size}`, `Bx${size}`, `Cx${size}`], `${from === client ? 'client' : 'server'} writes, coalesce ${coalesce}`)
+    }
+  }
+})

@@ -70,7 +70,11 @@ t.test('a peer that resets TCP in the middle of our writes: writes and flush rej
   peer.socket.pause() // let our writes pile up in flight
   const writes: Array<ReturnType<typeof settle<void>>> = []
   const chunk = bytes(32 * KiB, 7)
-  for (let i = 0; i < 64 && writeBuffered(stream) <= 64 * KiB; i++) writes.push(settle(stream.write(chunk)))
+  // Write until the kernel's buffers are full and bytes stay in flight (large writes go straight to ws).
+  for (let i = 0; i < 4096 && writeBuffered(stream) <= 64 * KiB; i++) {
+    writes.push(settle(stream.write(chunk)))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
   writes.push(settle(stream.write(chunk))) // this one waits for room
   const flushed = settle(stream.flush())
   const read = settle(stream.read())

@@ -127,6 +127,8 @@ export function standardTransport(socket: StandardWebSocket): Transport {
   }
 
   return {
+    // The WebSocket standard copies the bytes of a BufferSource inside send().
+    copiesOnSend: true,
     get isOpen() {
       return socket.readyState === OPEN
     },

@@ -17,6 +17,7 @@ import { ConnectionResetError, HandshakeError, MessageTooLargeError, ProtocolErr
 interface WsInternals {
   _closeFrameReceived: boolean
   _closeFrameSent: boolean
+  _isServer?: boolean
 }
 
 type WsSocket = WebSocket & WsInternals
@@ -85,6 +86,9 @@ export function wsTransport(socket: WebSocket): Transport {
     get isOpen() {
       return ws.readyState === OPEN
     },
+    // A ws client masks every message into a new frame buffer inside send(); a server sends the bytes
+    // themselves. If ws ever stops saying which it is, we assume the server's way and copy.
+    copiesOnSend: ws._isServer === false,
     attach(sink: TransportSink) {
       let opened = ws.readyState === OPEN
       let protocolCloseCode: number | undefined
