@@ -49,8 +49,12 @@ export type ConnectionRef = ActorRefFrom<typeof connectionMachine>
 /** The server machine's context. */
 export interface ServerContext {
   maxConnections: number
-  /** The live connection children by id. */
+  /**
+   * The live connection children by id. A registry kept in place (not copied per accept), so that
+   * accepting the n-th connection costs O(1), not O(n); `connectionCount` is its size.
+   */
   connections: Record<string, ConnectionRef>
+  connectionCount: number
   /** Connections accepted since the server started. */
   accepted: number
   drain: Required<DrainOptions>
@@ -92,21 +96,22 @@ export const serverMachine = setup({
     abortGrace: ABORT_GRACE_MS,
   },
   guards: {
-    hasRoom: ({ context }) => Object.keys(context.connections).length < context.maxConnections,
-    noConnections: ({ context }) => Object.keys(context.connections).length === 0,
+    hasRoom: ({ context }) => context.connectionCount < context.maxConnections,
+    noConnections: ({ context }) => context.connectionCount === 0,
   },
   actions: {
     spawnConnection: assign(({ context, event, spawn }) => {
       assertEvent(event, 'connection.accept')
       const child = spawn('connection', { id: event.id, input: event.input })
-      return { connections: { ...context.connections, [event.id]: child }, accepted: context.accepted + 1 }
+      context.connections[event.id] = child
+      return { connectionCount: context.connectionCount + 1, accepted: context.accepted + 1 }
     }),
     forgetConnection: enqueueActions(({ context, event, enqueue }) => {
       if (!isChildEnd(event.type)) return
       const id = (event as { actorId: string }).actorId
       if (!(id in context.connections)) return
-      const { [id]: _gone, ...rest } = context.connections
-      enqueue.assign({ connections: rest })
+      delete context.connections[id]
+      enqueue.assign({ connectionCount: context.connectionCount - 1 })
       enqueue(stopChild(id))
     }),
     countOutcome: assign(({ context, event }) => {
@@ -136,7 +141,7 @@ export const serverMachine = setup({
     countRemainingAsTerminated: assign(({ context }) => ({
       report: {
         closedCleanly: context.report.closedCleanly,
-        terminated: context.report.terminated + Object.keys(context.connections).length,
+        terminated: context.report.terminated + context.connectionCount,
       },
     })),
   },
@@ -145,6 +150,7 @@ export const serverMachine = setup({
   context: ({ input }) => ({
     maxConnections: input.maxConnections ?? Infinity,
     connections: {},
+    connectionCount: 0,
     accepted: 0,
     drain: { ...defaultDrain },
     report: { closedCleanly: 0, terminated: 0 },
