@@ -3,8 +3,8 @@
  *
  * @module
  */
-import pTimeout from 'p-timeout'
-import { HandshakeError, TimeoutError, WsStreamError } from './errors.js'
+import { HandshakeError, WsStreamError } from './errors.js'
+import { abortError, awaitOpening } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { standardSocketKind } from './socket-kinds.js'
 import { WsStream } from './stream.js'
@@ -46,42 +46,24 @@ export async function connect(url: string | URL, options: StandardConnectOptions
 
   const socket = protocols === undefined ? new Socket(url) : new Socket(url, protocols)
   socket.binaryType = 'arraybuffer'
-  let stopListening = (): void => {}
-  const opening = new Promise<WsStream>((resolve, reject) => {
-    const onOpen = (): void => {
-      stopListening()
-      // Synchronously, inside 'open': the stream is listening before the first message can arrive.
-      resolve(WsStream.fromStandard(socket, streamOptions))
-    }
-    const onError = (): void => reject(new HandshakeError('The WebSocket connection could not be opened (the platform gives no detail).'))
-    const onClose = (): void => reject(new HandshakeError('The connection closed before it opened.'))
-    const onAbort = (): void => reject(abortError(signal!))
-    socket.addEventListener('open', onOpen)
-    socket.addEventListener('error', onError)
-    socket.addEventListener('close', onClose)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    stopListening = () => {
-      socket.removeEventListener('open', onOpen)
-      socket.removeEventListener('error', onError)
-      socket.removeEventListener('close', onClose)
-      signal?.removeEventListener('abort', onAbort)
-    }
+  return awaitOpening({
+    listen({ opened, failed }) {
+      const onError = (): void => failed(new HandshakeError('The WebSocket connection could not be opened (the platform gives no detail).'))
+      const onClose = (): void => failed(new HandshakeError('The connection closed before it opened.'))
+      socket.addEventListener('open', opened)
+      socket.addEventListener('error', onError)
+      socket.addEventListener('close', onClose)
+      return () => {
+        socket.removeEventListener('open', opened)
+        socket.removeEventListener('error', onError)
+        socket.removeEventListener('close', onClose)
+      }
+    },
+    adopt: () => WsStream.fromStandard(socket, streamOptions),
+    discard: () => discard(socket),
+    timeout,
+    signal,
   })
-
-  try {
-    return await pTimeout(opening, {
-      milliseconds: timeout,
-      message: new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`),
-    })
-  } catch (error) {
-    stopListening()
-    await discard(socket)
-    throw error
-  }
-}
-
-function abortError(signal: AbortSignal): WsStreamError {
-  return new WsStreamError('The connection attempt was aborted.', 'ERR_WS_ABORTED', { cause: signal.reason })
 }
 
 /** Closes a socket that failed to open and resolves once it reports itself closed. */

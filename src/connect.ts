@@ -4,9 +4,9 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http'
-import pTimeout from 'p-timeout'
 import { WebSocket, type ClientOptions } from 'ws'
-import { HandshakeError, TimeoutError, WsStreamError } from './errors.js'
+import { HandshakeError } from './errors.js'
+import { abortError, awaitOpening } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { WsStream } from './stream.js'
 
@@ -53,50 +53,32 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     maxPayload: wsOptions.maxPayload ?? MiB,
     perMessageDeflate: wsOptions.perMessageDeflate ?? false,
   })
-  let stopListening = (): void => {}
-  const opening = new Promise<WsStream>((resolve, reject) => {
-    const onOpen = (): void => {
-      stopListening()
-      // Synchronously, inside 'open': the stream is listening before the first message can arrive.
-      resolve(new WsStream(ws, streamOptions))
-    }
-    const onUnexpectedResponse = (_request: unknown, response: IncomingMessage): void => {
-      const status = response.statusCode
-      reject(new HandshakeError(`The server refused the WebSocket upgrade: ${status} ${response.statusMessage ?? ''}`.trimEnd(), status))
-    }
-    const onError = (error: Error): void => {
-      reject(new HandshakeError(`The WebSocket connection could not be opened: ${error.message}`, undefined, { cause: error }))
-    }
-    const onClose = (): void => reject(new HandshakeError('The connection closed before it opened.'))
-    const onAbort = (): void => reject(abortError(signal!))
-    ws.on('open', onOpen)
-    ws.on('unexpected-response', onUnexpectedResponse)
-    ws.on('error', onError)
-    ws.on('close', onClose)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    stopListening = () => {
-      ws.off('open', onOpen)
-      ws.off('unexpected-response', onUnexpectedResponse)
-      ws.off('error', onError)
-      ws.off('close', onClose)
-      signal?.removeEventListener('abort', onAbort)
-    }
+  return awaitOpening({
+    listen({ opened, failed }) {
+      const onUnexpectedResponse = (_request: unknown, response: IncomingMessage): void => {
+        const status = response.statusCode
+        failed(new HandshakeError(`The server refused the WebSocket upgrade: ${status} ${response.statusMessage ?? ''}`.trimEnd(), status))
+      }
+      const onError = (error: Error): void => {
+        failed(new HandshakeError(`The WebSocket connection could not be opened: ${error.message}`, undefined, { cause: error }))
+      }
+      const onClose = (): void => failed(new HandshakeError('The connection closed before it opened.'))
+      ws.on('open', opened)
+      ws.on('unexpected-response', onUnexpectedResponse)
+      ws.on('error', onError)
+      ws.on('close', onClose)
+      return () => {
+        ws.off('open', opened)
+        ws.off('unexpected-response', onUnexpectedResponse)
+        ws.off('error', onError)
+        ws.off('close', onClose)
+      }
+    },
+    adopt: () => new WsStream(ws, streamOptions),
+    discard: () => discard(ws),
+    timeout,
+    signal,
   })
-
-  try {
-    return await pTimeout(opening, {
-      milliseconds: timeout,
-      message: new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`),
-    })
-  } catch (error) {
-    stopListening()
-    await discard(ws)
-    throw error
-  }
-}
-
-function abortError(signal: AbortSignal): WsStreamError {
-  return new WsStreamError('The connection attempt was aborted.', 'ERR_WS_ABORTED', { cause: signal.reason })
 }
 
 /** Terminates a socket that failed to open and resolves once ws reports it closed. */
