@@ -18,18 +18,7 @@ export type { StandardConnectOptions as ConnectOptions, StandardWebSocketConstru
 export { defaultOptions } from './options.js'
 export type { WsStreamOptions, KeepAliveOptions, TextPolicy } from './options.js'
 export { isSendableCloseCode } from './close-code.js'
-export {
-  WsStreamError,
-  ConnectionClosedError,
-  ConnectionResetError,
-  ProtocolError,
-  ReceivedTextError,
-  MessageTooLargeError,
-  UnexpectedEofError,
-  InvalidCloseCodeError,
-  HandshakeError,
-  TimeoutError,
-} from './errors.js'
+export * from './errors.js'
 export { framed } from './codecs/framed.js'
 export type { Framed } from './codecs/framed.js'
 export type { Codec, Decoded } from './codecs/codec.js'

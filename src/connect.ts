@@ -11,7 +11,12 @@ import { resolveOptions, type WsStreamOptions } from './options.js'
 import { WsStream } from './stream.js'
 
 /** Options of {@link connect}: ws's client options (headers, TLS, agent, …) with safer defaults, and ours. */
-export interface ConnectOptions extends ClientOptions {
+export interface ConnectOptions extends Omit<ClientOptions, 'createConnection'> {
+  /**
+   * ws's hook that makes the TCP or TLS socket itself (see ws's ClientOptions), with the
+   * signature of `net.createConnection(options, connectListener)`.
+   */
+  createConnection?: (options: object, connectListener?: () => void) => import('node:net').Socket
   /**
    * Milliseconds the whole opening (DNS, TCP, TLS, HTTP upgrade) may take before it is abandoned
    * with a `TimeoutError` (default 30000; `Infinity` for none).
@@ -49,7 +54,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   if (signal?.aborted) throw abortError(signal)
 
   const ws = new WebSocket(url, protocols, {
-    ...wsOptions,
+    ...(wsOptions as ClientOptions), // createConnection is re-declared above only for its documentation
     maxPayload: wsOptions.maxPayload ?? MiB,
     perMessageDeflate: wsOptions.perMessageDeflate ?? false,
   })

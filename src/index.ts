@@ -13,18 +13,7 @@ export type { CloseInfo, WsEvent, State, Transport, TransportSink, ConnectionInp
 export { defaultOptions } from './options.js'
 export type { WsStreamOptions, KeepAliveOptions, TextPolicy } from './options.js'
 export { isSendableCloseCode } from './close-code.js'
-export {
-  WsStreamError,
-  ConnectionClosedError,
-  ConnectionResetError,
-  ProtocolError,
-  ReceivedTextError,
-  MessageTooLargeError,
-  UnexpectedEofError,
-  InvalidCloseCodeError,
-  HandshakeError,
-  TimeoutError,
-} from './errors.js'
+export * from './errors.js'
 export { WsStreamServer, serverMachine, defaultServerKeepAlive } from './server.js'
 export type { WsStreamServerOptions, ServerCloseOptions, WsStreamServerEvents, ServerActor } from './server.js'
 export { canAccept, countConnections, defaultDrain } from '../machines/server.js'
@@ -41,3 +30,17 @@ export type { LengthPrefixedCodecOptions } from './codecs/length-prefixed.js'
 export type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
 export { isCloseRequest } from './adapters/web.js'
 export type { CloseRequest } from './adapters/web.js'
+// Types the public ones refer to, so the API reference can show them too.
+export type { ConnectionContext, ConnectionIO, TransportActorInput } from '../machines/connection.js'
+export { connectionMachine as pureConnectionMachine } from '../machines/connection.js'
+export { serverMachine as pureServerMachine } from '../machines/server.js'
+export type { ConnectionRef } from '../machines/server.js'
+export type { ResolvedOptions } from './options.js'
+export type { SendFunction } from './write-queue.js'
+export type { StandardListener } from './transport/standard.js'
+export type { EventHandler } from './stream.js'
+export { createDuplex } from './adapters/duplex.js'
+export type { ReadBuffer } from './read-buffer.js'
+export type { WriteQueue } from './write-queue.js'
+export type { Pinger } from './pinger.js'
+export type { ByteQueue } from './byte-queue.js'

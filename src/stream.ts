@@ -60,7 +60,8 @@ export interface WsEventIterator extends AsyncIterableIterator<WsEvent> {
   readonly dropped: number
 }
 
-type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, { type: T }>) => void
+/** A handler of one type of {@link WsEvent}. */
+export type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, { type: T }>) => void
 
 let adopting: ConnectionActor | undefined
 let forcedKind: SocketKind | undefined
