@@ -62,7 +62,7 @@ export async function rawTcpPeer(t: Teardown, port: number, { host = '127.0.0.1'
   t.teardown(() => socket.destroy())
   const frames: RawFrame[] = []
   const waiters: Array<() => void> = []
-  let pending = Buffer.alloc(0)
+  let pending: Buffer = Buffer.alloc(0)
   let upgraded = false
   let ended = false
   const ends = new Promise<void>((resolve) => socket.once('close', () => {
@@ -77,29 +77,9 @@ export async function rawTcpPeer(t: Teardown, port: number, { host = '127.0.0.1'
   }
 
   function parse(): void {
-    for (;;) {
-      if (pending.length < 2) return
-      const b0 = pending[0]!
-      const b1 = pending[1]!
-      let length = b1 & 0x7f
-      let offset = 2
-      if (length === 126) {
-        if (pending.length < 4) return
-        length = pending.readUInt16BE(2)
-        offset = 4
-      } else if (length === 127) {
-        if (pending.length < 10) return
-        length = Number(pending.readBigUInt64BE(2))
-        offset = 10
-      }
-      const masked = (b1 & 0x80) !== 0
-      const keyAt = offset
-      if (masked) offset += 4
-      if (pending.length < offset + length) return
-      const payload = Buffer.from(pending.subarray(offset, offset + length))
-      if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= pending[keyAt + (i & 3)]!
-      frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload })
-      pending = pending.subarray(offset + length)
+    for (let next = takeFrame(pending); next !== undefined; next = takeFrame(pending)) {
+      frames.push(next.frame)
+      pending = next.rest
       wake()
     }
   }
@@ -166,4 +146,29 @@ export async function rawTcpPeer(t: Teardown, port: number, { host = '127.0.0.1'
       }
     },
   }
+}
+
+/** Parses one whole frame off the front of `pending` (unmasking it), or undefined if it is not all there yet. */
+export function takeFrame(pending: Buffer): { frame: RawFrame; rest: Buffer } | undefined {
+  if (pending.length < 2) return undefined
+  const b0 = pending[0]!
+  const b1 = pending[1]!
+  let length = b1 & 0x7f
+  let offset = 2
+  if (length === 126) {
+    if (pending.length < 4) return undefined
+    length = pending.readUInt16BE(2)
+    offset = 4
+  } else if (length === 127) {
+    if (pending.length < 10) return undefined
+    length = Number(pending.readBigUInt64BE(2))
+    offset = 10
+  }
+  const masked = (b1 & 0x80) !== 0
+  const keyAt = offset
+  if (masked) offset += 4
+  if (pending.length < offset + length) return undefined
+  const payload = Buffer.from(pending.subarray(offset, offset + length))
+  if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= pending[keyAt + (i & 3)]!
+  return { frame: { fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload }, rest: pending.subarray(offset + length) }
 }

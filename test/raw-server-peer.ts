@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import net from 'node:net'
 import type { Teardown } from './helpers.js'
-import { encodeFrame, type EncodeOptions, type RawFrame } from './raw-peer.js'
+import { encodeFrame, takeFrame, type EncodeOptions, type RawFrame } from './raw-peer.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
@@ -86,29 +86,9 @@ async function makePeer(socket: net.Socket): Promise<RawServerPeer> {
   })
 
   const parse = (): void => {
-    for (;;) {
-      if (pending.length < 2) return
-      const b0 = pending[0]!
-      const b1 = pending[1]!
-      let length = b1 & 0x7f
-      let offset = 2
-      if (length === 126) {
-        if (pending.length < 4) return
-        length = pending.readUInt16BE(2)
-        offset = 4
-      } else if (length === 127) {
-        if (pending.length < 10) return
-        length = Number(pending.readBigUInt64BE(2))
-        offset = 10
-      }
-      const masked = (b1 & 0x80) !== 0
-      const keyAt = offset
-      if (masked) offset += 4
-      if (pending.length < offset + length) return
-      const payload = Buffer.from(pending.subarray(offset, offset + length))
-      if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= pending[keyAt + (i & 3)]!
-      frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload })
-      pending = pending.subarray(offset + length)
+    for (let next = takeFrame(pending); next !== undefined; next = takeFrame(pending)) {
+      frames.push(next.frame)
+      pending = next.rest
       wake()
     }
   }
