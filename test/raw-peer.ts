@@ -128,22 +128,8 @@ export async function rawTcpPeer(t: Teardown, port: number, { host = '127.0.0.1'
       socket.write(encodeFrame(opcode, payload, options))
     },
     /** Resolves with the first received frame of `opcode` (rejects if the socket closes first or after `ms`). */
-    async frame(opcode: number, ms = 5000): Promise<RawFrame> {
-      const deadline = Date.now() + ms
-      for (;;) {
-        const found = frames.find((f) => f.opcode === opcode)
-        if (found) return found
-        if (ended) throw new Error(`socket closed before a frame with opcode ${opcode} arrived`)
-        const left = deadline - Date.now()
-        if (left <= 0) throw new Error(`no frame with opcode ${opcode} within ${ms} ms`)
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left)
-          waiters.push(() => {
-            clearTimeout(timer)
-            resolve()
-          })
-        })
-      }
+    frame(opcode: number, ms = 5000): Promise<RawFrame> {
+      return firstFrame(frames, opcode, ms, () => ended, waiters)
     },
   }
 }
@@ -171,4 +157,26 @@ export function takeFrame(pending: Buffer): { frame: RawFrame; rest: Buffer } | 
   const payload = Buffer.from(pending.subarray(offset, offset + length))
   if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= pending[keyAt + (i & 3)]!
   return { frame: { fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload }, rest: pending.subarray(offset + length) }
+}
+
+/**
+ * Resolves with the first frame of `opcode` in `frames` (a list its peer keeps appending to, calling
+ * the `waiters` when it does); rejects once `isEnded()` or after `ms`.
+ */
+export async function firstFrame(frames: RawFrame[], opcode: number, ms: number, isEnded: () => boolean, waiters: Array<() => void>): Promise<RawFrame> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const found = frames.find((f) => f.opcode === opcode)
+    if (found) return found
+    if (isEnded()) throw new Error(`socket closed before a frame with opcode ${opcode} arrived`)
+    const left = deadline - Date.now()
+    if (left <= 0) throw new Error(`no frame with opcode ${opcode} within ${ms} ms`)
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, left)
+      waiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import net from 'node:net'
 import type { Teardown } from './helpers.js'
-import { encodeFrame, takeFrame, type EncodeOptions, type RawFrame } from './raw-peer.js'
+import { encodeFrame, firstFrame, takeFrame, type EncodeOptions, type RawFrame } from './raw-peer.js'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
@@ -134,22 +134,8 @@ async function makePeer(socket: net.Socket): Promise<RawServerPeer> {
     write(bytes) {
       socket.write(bytes)
     },
-    async frame(opcode, ms = 5000) {
-      const deadline = Date.now() + ms
-      for (;;) {
-        const found = frames.find((f) => f.opcode === opcode)
-        if (found) return found
-        if (ended) throw new Error(`socket closed before a frame with opcode ${opcode} arrived`)
-        const left = deadline - Date.now()
-        if (left <= 0) throw new Error(`no frame with opcode ${opcode} within ${ms} ms`)
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left)
-          waiters.push(() => {
-            clearTimeout(timer)
-            resolve()
-          })
-        })
-      }
+    frame(opcode, ms = 5000) {
+      return firstFrame(frames, opcode, ms, () => ended, waiters)
     },
   }
 }
