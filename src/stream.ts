@@ -271,7 +271,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * Queues bytes (a string goes out as its UTF-8 bytes) for sending as binary messages. Resolves
    * at once while accepted-but-unsent bytes stay within `writeHighWaterMark`, else once they drop
    * to it. Rejects with `ConnectionClosedError` if the connection is closing or closed.
-   * Do not modify `data` until the promise resolves.
+   * `data` may be reused once the promise resolved: bytes still queued by then are a copy.
    */
   write(data: Uint8Array | string): Promise<void> {
     if (typeof data === 'string') return this.#io.writeQueue.write(utf8(data))

@@ -76,8 +76,8 @@ export function createReadableStream(stream: WsStream): ReadableStream<Uint8Arra
 }
 
 /**
- * A `WritableStream` into the stream. Each chunk must be a `Uint8Array`; it is kept by reference
- * until it is sent, so do not reuse its memory. See the module notes for `close` and `abort`.
+ * A `WritableStream` into the stream. Each chunk must be a `Uint8Array`; its memory may be
+ * reused once its write resolved (the stream copies what it still queues). See the module notes for `close` and `abort`.
  *
  * @param stream The stream to write to.
  */
