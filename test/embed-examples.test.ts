@@ -7,11 +7,12 @@ import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { runExample } from './helpers.js'
 
 const run = promisify(execFile)
 
 t.test('examples/embedded-actor.js: a user machine spawns connection children and records how each left', async (t) => {
-  const { stdout } = await run(process.execPath, ['examples/embedded-actor.js'], { timeout: 30_000 })
+  const stdout = await runExample('embedded-actor.js')
   for (const line of [
     '[room] occupied, 2 member(s)',
     '[alice] member-1 heard: hello from alice',

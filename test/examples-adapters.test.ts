@@ -3,16 +3,9 @@
  * package by name (`npm test` builds first, so dist/ is current). A failing example exits
  * non-zero, which rejects `run`.
  */
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import t from 'tap'
+import { runExample as example } from './helpers.js'
 
-const run = promisify(execFile)
-
-async function example(name: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [`examples/${name}`], { timeout: 30_000 })
-  return stdout
-}
 
 t.test('examples/duplex-pipeline.js: gzip through one duplex, gunzip from the other, hashes equal, clean close', async (t) => {
   const stdout = await example('duplex-pipeline.js')

@@ -5,11 +5,12 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { runExample } from './helpers.js'
 
 const run = promisify(execFile)
 
 t.test('the demo prints every out-of-band event and exits 0', async (t) => {
-  const { stdout } = await run(process.execPath, ['examples/demo.js'], { timeout: 30_000 })
+  const stdout = await runExample('demo.js')
   for (const line of [
     '[client] event state: connecting → open',
     '[client] event pong: 8 bytes',

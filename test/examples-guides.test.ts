@@ -3,16 +3,9 @@
  * users run them: plain Node ESM importing the built package by name (`npm test` builds first).
  * A failing example exits non-zero, which rejects `run`.
  */
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { runExample as example } from './helpers.js'
 
-const run = promisify(execFile)
-
-async function example(name: string): Promise<string> {
-  const { stdout } = await run(process.execPath, [`examples/${name}`], { timeout: 30_000 })
-  return stdout
-}
 
 function inOrder(t: Test, stdout: string, lines: string[]): void {
   let from = 0

@@ -115,3 +115,14 @@ export async function readAll(stream: WsStream): Promise<Buffer> {
   for await (const chunk of stream) parts.push(chunk)
   return Buffer.concat(parts)
 }
+
+/**
+ * Runs `examples/<name>` as users run it (plain Node ESM importing the built package by name;
+ * `npm test` builds first) and resolves with its stdout; a non-zero exit rejects.
+ */
+export async function runExample(name: string, args: string[] = [], nodeArgs: string[] = []): Promise<string> {
+  const { execFile } = await import('node:child_process')
+  const { promisify } = await import('node:util')
+  const { stdout } = await promisify(execFile)(process.execPath, [...nodeArgs, `examples/${name}`, ...args], { timeout: 30_000 })
+  return stdout
+}

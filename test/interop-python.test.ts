@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connect, WsStream, WsStreamServer, type CloseInfo } from '../src/index.js'
 import { bytes, type Teardown } from './helpers.js'
 
@@ -91,6 +91,21 @@ async function exchange(stream: WsStream, closeWhenDone?: { code: number; reason
   return { sent: sentHash, received: received.digest('hex'), receivedBytes, info }
 }
 
+/** Both sides got all 10 MiB with the other's hash, and both saw the closer's code and reason. */
+function checkExchange(
+  t: Test,
+  ours: Awaited<ReturnType<typeof exchange>>,
+  theirs: PeerResult,
+  { code, reason, closer }: { code: number; reason: string; closer: 'us' | 'python' },
+): void {
+  t.equal(ours.receivedBytes, SIZE, 'we received 10 MiB')
+  t.equal(theirs.receivedBytes, SIZE, 'it received 10 MiB')
+  t.equal(ours.received, theirs.sent, 'sha256: what it sent is what we read')
+  t.equal(theirs.received, ours.sent, 'sha256: what we sent is what it read')
+  t.match(ours.info, { code, reason, wasClean: true, initiator: closer === 'us' ? 'local' : 'remote' }, 'our CloseInfo')
+  t.same({ code: theirs.closeCode, reason: theirs.closeReason }, { code, reason }, 'the code and reason Python saw')
+}
+
 t.test('python3-websockets interop', { skip }, async (t) => {
   t.comment(`python3-websockets ${version}`)
 
@@ -107,12 +122,7 @@ t.test('python3-websockets interop', { skip }, async (t) => {
       const [stream] = await accepted
       const ours = await exchange(stream, closer === 'us' ? { code, reason } : undefined)
       const theirs = await peer.line<PeerResult>()
-      t.equal(ours.receivedBytes, SIZE, 'we received 10 MiB')
-      t.equal(theirs.receivedBytes, SIZE, 'it received 10 MiB')
-      t.equal(ours.received, theirs.sent, 'sha256: what it sent is what we read')
-      t.equal(theirs.received, ours.sent, 'sha256: what we sent is what it read')
-      t.match(ours.info, { code, reason, wasClean: true, initiator: closer === 'us' ? 'local' : 'remote' }, 'our CloseInfo')
-      t.same({ code: theirs.closeCode, reason: theirs.closeReason }, { code, reason }, 'the code and reason Python saw')
+      checkExchange(t, ours, theirs, { code, reason, closer })
       await peer.exited
     })
 
@@ -125,12 +135,7 @@ t.test('python3-websockets interop', { skip }, async (t) => {
       t.teardown(() => stream.abort())
       const ours = await exchange(stream, closer === 'us' ? { code, reason } : undefined)
       const theirs = await peer.line<PeerResult>()
-      t.equal(ours.receivedBytes, SIZE, 'we received 10 MiB')
-      t.equal(theirs.receivedBytes, SIZE, 'it received 10 MiB')
-      t.equal(ours.received, theirs.sent, 'sha256: what it sent is what we read')
-      t.equal(theirs.received, ours.sent, 'sha256: what we sent is what it read')
-      t.match(ours.info, { code, reason, wasClean: true, initiator: closer === 'us' ? 'local' : 'remote' }, 'our CloseInfo')
-      t.same({ code: theirs.closeCode, reason: theirs.closeReason }, { code, reason }, 'the code and reason Python saw')
+      checkExchange(t, ours, theirs, { code, reason, closer })
       await peer.exited
     })
   }

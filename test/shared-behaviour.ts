@@ -12,10 +12,10 @@ import {
   InvalidCloseCodeError,
   ReceivedTextError,
   type WsEvent,
-  type WsStream,
+  WsStream,
   type WsStreamOptions,
 } from '../src/index.js'
-import { bytes, type Teardown, waitFor } from './helpers.js'
+import { bytes, rawServer, type Teardown, waitFor } from './helpers.js'
 
 /** One connected pair. */
 export interface Pair {
@@ -51,6 +51,24 @@ async function readN(stream: WsStream, n: number): Promise<Uint8Array> {
 }
 
 /** Runs the shared behaviours as subtests of `t`. */
+/**
+ * A MakePair for a transport: `open(url)` makes our side's client socket (and how to drop it), the
+ * peer is a ws WebSocket wrapped in a WsStream on the server side.
+ */
+export function pairOver(open: (url: string) => { socket: ConstructorParameters<typeof WsStream>[0]; drop(): void }): MakePair {
+  return async (t, options = {}, peerOptions = {}) => {
+    const server = await rawServer(t)
+    const { socket, drop } = open(server.url)
+    t.teardown(drop)
+    const stream = new WsStream(socket, options)
+    const peerSocket = await server.accept()
+    const peer = new WsStream(peerSocket, peerOptions)
+    t.teardown(() => { stream.abort(); peer.abort() })
+    await waitFor(() => stream.state === 'open', 5000, 'open')
+    return { stream, peer, peerSocket }
+  }
+}
+
 export function sharedBehaviour(t: Test, traits: Traits, makePair: MakePair): void {
   t.test('bytes written on either side arrive intact and in order, message boundaries invisible', async (t) => {
     const { stream, peer } = await makePair(t)
