@@ -7,17 +7,18 @@
  *      └──socketClosed / close / abort──▶ closed ◀──socketClosed / closeTimeout / abort────┘
  * ```
  *
- * Pure: no socket library is imported here. The socket is reached through the invoked actor
- * `transport`, which speaks the {@link Transport} interface; the package's public
- * `connectionMachine` provides one for `ws` sockets. Data never passes through the machine as
+ * Pure: no socket library is imported here. The socket is reached through a {@link Transport},
+ * connected by the root's `attachTransport` entry action for as long as the actor runs; the
+ * package's public `connectionMachine` provides that action for `ws` sockets. Data never passes through the machine as
  * events: the transport pushes received bytes into the {@link ReadBuffer} in the context and the
  * stream façade writes into the {@link WriteQueue}; the machine sees control events only.
  *
  * @module
  */
-import { assign, emit, enqueueActions, fromCallback, setup, stopChild } from 'xstate'
+import { assign, emit, enqueueActions, setup } from 'xstate'
 import { ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
+import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
 import { Pinger } from '../src/pinger.js'
 import { ReadBuffer } from '../src/read-buffer.js'
 import { WriteQueue, type SendFunction } from '../src/write-queue.js'
@@ -73,8 +74,10 @@ export interface Transport {
   readonly isOpen: boolean
   /** True when `send()` copies the message before it returns, so the caller's bytes are free at once. */
   readonly copiesOnSend?: boolean
-  /** Starts reporting to `sink`; returns a function that stops it. */
-  attach(sink: TransportSink): () => void
+  /** Starts reporting to `sink`. */
+  attach(sink: TransportSink): void
+  /** Stops reporting to the sink; a late error from the socket must not go unhandled. */
+  detach(): void
   send: SendFunction
   close(code: number, reason: string): void
   terminate(): void
@@ -97,6 +100,8 @@ export interface ConnectionIO {
   writeQueue: WriteQueue
   pinger: Pinger
   transport: Transport | undefined
+  /** The keep-alive timers while the connection is open with `keepAlive` on. */
+  keepAlive: KeepAlive | undefined
   /** What inspectors and JSON.stringify see of the I/O state: sizes, not sockets and buffers. */
   toJSON(): { readBuffered: number; writeBuffered: number }
 }
@@ -141,129 +146,147 @@ export type ConnectionEvent =
   | { type: 'close'; code?: number; reason?: string; timeout?: number }
   | { type: 'abort'; reason?: unknown }
 
-/** What the invoked `transport` actor is given. */
-export interface TransportActorInput {
-  socket: unknown
-  io: ConnectionIO
-  options: ResolvedOptions
-}
-
 /**
- * Wires a transport to the connection's buffers and reports socket happenings to the machine.
- * Shared by every transport flavour; returns the cleanup.
+ * Connects one transport to the connection's buffers and reports socket happenings to the machine.
+ * Shared by every transport flavour. One object per connection with its handlers on the prototype:
+ * a server holds thousands of these, so no closure per handler.
  */
-export function runTransport(
-  transport: Transport,
-  { io, options }: TransportActorInput,
-  sendBack: (event: ConnectionEvent) => void,
-): () => void {
-  const { readBuffer, writeQueue, pinger } = io
-  io.transport = transport
-  let socketClosed = false
-  const start = (): void => {
-    writeQueue.bind(transport.send, transport.copiesOnSend === true)
-    pinger.bind((data) => transport.ping(data))
+class TransportWiring implements TransportSink {
+  #socketClosed = false
+
+  constructor(
+    readonly transport: Transport,
+    readonly io: ConnectionIO,
+    readonly textAsBytes: boolean,
+    readonly actor: Pick<ConnectionSelf, 'send'>,
+  ) {}
+
+  #report(event: ConnectionEvent): void {
+    this.actor.send(event)
   }
-  readBuffer.onBackpressure = (full) => sendBack({ type: full ? 'readBufferFull' : 'readBufferDrained' })
-  const detach = transport.attach({
-    open() {
-      start()
-      sendBack({ type: 'socketOpen' })
-    },
-    message(data, isBinary) {
-      if (isBinary || options.text === 'bytes') {
-        readBuffer.push(data)
-      } else if (!readBuffer.ended) {
-        // Data after a rejected text message is dropped: reads end with what came before it.
-        readBuffer.end()
-        sendBack({ type: 'textReceived' })
-      }
-    },
-    ping: (data) => sendBack({ type: 'ping', data }),
-    pong(data) {
-      pinger.pong(data)
-      sendBack({ type: 'pong', data })
-    },
-    peerClose(code, reason) {
-      // The echo follows synchronously: accepted bytes must reach the socket before it.
-      writeQueue.handAllAndRefuse(new ConnectionClosedError('The peer closed the connection.'))
+
+  /** The socket is open: writes and pings may flow, and the machine hears of it. */
+  #start(): void {
+    this.io.writeQueue.bind(this.transport, this.transport.copiesOnSend === true)
+    this.io.pinger.bind(this.transport)
+    this.#report({ type: 'socketOpen' })
+  }
+
+  attach(): void {
+    this.io.transport = this.transport
+    this.io.readBuffer.backpressureListener = this
+    this.transport.attach(this)
+    if (this.transport.isOpen) this.#start()
+  }
+
+  open(): void {
+    this.#start()
+  }
+
+  /** The read buffer crossed a mark: pause (`full`) or resume the socket. */
+  backpressure(full: boolean): void {
+    this.#report({ type: full ? 'readBufferFull' : 'readBufferDrained' })
+  }
+
+  message(data: Uint8Array, isBinary: boolean): void {
+    const { readBuffer } = this.io
+    if (isBinary || this.textAsBytes) {
+      readBuffer.push(data)
+    } else if (!readBuffer.ended) {
+      // Data after a rejected text message is dropped: reads end with what came before it.
       readBuffer.end()
-      sendBack({ type: 'peerClose', code, reason })
-    },
-    protocolClose(code) {
-      writeQueue.handAllAndRefuse(new ConnectionClosedError('The connection is closing after a protocol error.'))
-      sendBack({ type: 'protocolClose', code })
-    },
-    error: (error) => sendBack({ type: 'socketError', error }),
-    closed(code, reason, wasClean) {
-      socketClosed = true
-      sendBack({ type: 'socketClosed', code, reason, wasClean })
-    },
-  })
-  if (transport.isOpen) {
-    start()
-    sendBack({ type: 'socketOpen' })
+      this.#report({ type: 'textReceived' })
+    }
   }
-  return () => {
-    detach()
-    readBuffer.onBackpressure = undefined
-    if (!socketClosed) {
+
+  ping(data: Uint8Array): void {
+    this.#report({ type: 'ping', data })
+  }
+
+  pong(data: Uint8Array): void {
+    this.io.pinger.pong(data)
+    this.#report({ type: 'pong', data })
+  }
+
+  peerClose(code: number, reason: string): void {
+    // The echo follows synchronously: accepted bytes must reach the socket before it.
+    this.io.writeQueue.handAllAndRefuse(new ConnectionClosedError('The peer closed the connection.'))
+    this.io.readBuffer.end()
+    this.#report({ type: 'peerClose', code, reason })
+  }
+
+  protocolClose(code: number): void {
+    this.io.writeQueue.handAllAndRefuse(new ConnectionClosedError('The connection is closing after a protocol error.'))
+    this.#report({ type: 'protocolClose', code })
+  }
+
+  error(error: WsStreamError): void {
+    this.#report({ type: 'socketError', error })
+  }
+
+  closed(code: number, reason: string, wasClean: boolean): void {
+    this.#socketClosed = true
+    this.#report({ type: 'socketClosed', code, reason, wasClean })
+  }
+
+  /** The actor ended or was stopped: detach, and if the socket is still up, take it down. */
+  dispose(): void {
+    const { io, transport } = this
+    transport.detach()
+    io.readBuffer.backpressureListener = undefined
+    io.keepAlive?.stop()
+    if (!this.#socketClosed) {
       // Stopped from outside (a parent stopped, actor.stop()) or done without the socket's close
       // event: nothing may be left open or pending.
       transport.terminate()
       const gone = new ConnectionResetError('The connection actor stopped before the connection closed.')
-      readBuffer.end(gone)
-      writeQueue.fail(gone)
-      pinger.fail(gone)
+      io.readBuffer.end(gone)
+      io.writeQueue.fail(gone)
+      io.pinger.fail(gone)
     }
   }
 }
 
-function isTransport(socket: unknown): socket is Transport {
-  return typeof (socket as Transport | undefined)?.attach === 'function'
+/** The parts of the connection actor that {@link attachTransport} uses. */
+export interface ConnectionSelf {
+  send(event: ConnectionEvent): void
+  subscribe(observer: { complete?: () => void; error?: (error: unknown) => void }): unknown
 }
-
-/** The pure machine's transport: the socket must already be a {@link Transport}. */
-export const transportLogic = fromCallback<ConnectionEvent, TransportActorInput>(({ input, sendBack }) => {
-  if (!isTransport(input.socket)) {
-    throw new TypeError('This connection machine needs a Transport as input.socket; use the package\'s connectionMachine for ws sockets.')
-  }
-  return runTransport(input.socket, input, sendBack)
-})
 
 /**
- * Pings every `interval`; reports `keepAliveTimeout` when a pong is overdue. Any sign of life in
- * the window counts as an answer: received bytes (a pong can queue behind them), or a pause by our
- * own read backpressure (while paused, the pong cannot be read at all).
+ * Connects `transport` to the connection whose context and actor are given, for as long as the actor
+ * runs: when it ends or is stopped from outside, the transport is detached and, if its socket is still
+ * up, terminated. The body of the machine's `attachTransport` entry action for every transport flavour.
  */
-export const keepAliveLogic = fromCallback<ConnectionEvent, { options: ResolvedOptions; io: ConnectionIO }>(
-  ({ input: { options, io }, sendBack }) => {
-    if (!options.keepAlive) return
-    const { interval, timeout } = options.keepAlive
-    const { readBuffer, pinger } = io
-    let deadline: ReturnType<typeof setTimeout> | undefined
-    const tick = setInterval(() => {
-      if (deadline !== undefined || readBuffer.paused) return
-      let answered = false
-      const bytesBefore = readBuffer.bytesIn
-      const pausesBefore = readBuffer.pauses
-      pinger.ping().then(() => {
-        answered = true
-        clearTimeout(deadline)
-        deadline = undefined
-      }, () => {})
-      deadline = setTimeout(() => {
-        deadline = undefined
-        const alive = answered || readBuffer.paused || readBuffer.bytesIn !== bytesBefore || readBuffer.pauses !== pausesBefore
-        if (!alive) sendBack({ type: 'keepAliveTimeout' })
-      }, timeout)
-    }, interval)
-    return () => {
-      clearInterval(tick)
-      clearTimeout(deadline)
-    }
-  },
-)
+export function attachTransport(transport: Transport, context: ConnectionContext, self: ConnectionSelf): void {
+  const wiring = new TransportWiring(transport, context.io, context.options.text === 'bytes', self)
+  const dispose = (): void => wiring.dispose()
+  self.subscribe({ complete: dispose, error: dispose })
+  wiring.attach()
+}
+
+/**
+ * The `attachTransport` action of a machine whose sockets `toTransport` turns into
+ * {@link Transport}s: provide it with `pureConnectionMachine.provide({ actions: { attachTransport: transportAttacher(f) } })`.
+ */
+export function transportAttacher(
+  toTransport: (socket: unknown) => Transport,
+): (args: { context: ConnectionContext; self: ConnectionSelf }) => void {
+  return ({ context, self }) => attachTransport(toTransport(context.io.socket), context, self)
+}
+
+function asTransport(socket: unknown): Transport {
+  if (typeof (socket as Transport | undefined)?.attach !== 'function') {
+    throw new TypeError('This connection machine needs a Transport as input.socket; use the package\'s connectionMachine for ws sockets.')
+  }
+  return socket as Transport
+}
+
+/** Starts the keep-alive timers when the connection opens with `keepAlive` on. */
+function startKeepAlive(context: ConnectionContext, self: KeepAliveTarget): void {
+  const { keepAlive } = context.options
+  if (keepAlive) context.io.keepAlive = new KeepAlive(keepAlive, context.io, self)
+}
 
 const CLOSE_CODE_ON_TEXT = 1003
 const TEXT_REASON = 'Text messages are not supported.'
@@ -278,6 +301,7 @@ function createContext(input: ConnectionInput): ConnectionContext {
       writeQueue: new WriteQueue(options),
       pinger: new Pinger(),
       transport: undefined,
+      keepAlive: undefined,
       toJSON() {
         return { readBuffered: this.readBuffer.queue.length, writeBuffered: this.writeQueue.buffered }
       },
@@ -306,7 +330,7 @@ function closeInfo(context: ConnectionContext): CloseInfo {
   return info
 }
 
-/** The connection machine (pure: its `transport` actor expects a {@link Transport} as `input.socket`). */
+/** The connection machine (pure: its `attachTransport` action expects a {@link Transport} as `input.socket`). */
 export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
@@ -314,10 +338,6 @@ export const connectionMachine = setup({
     input: {} as ConnectionInput,
     output: {} as CloseInfo,
     emitted: {} as WsEvent,
-  },
-  actors: {
-    transport: transportLogic,
-    keepAlive: keepAliveLogic,
   },
   delays: {
     closeTimeout: ({ context }) => context.closeTimeout,
@@ -399,13 +419,13 @@ export const connectionMachine = setup({
         : context.error ?? new WsStreamError('The connection was aborted.', 'ERR_WS_ABORTED', { cause: reason })
       return { unclean: true, error }
     }),
-    // Spawned only when enabled: an actor per idle connection is memory a server holds thousands of times.
-    startKeepAlive: enqueueActions(({ context, enqueue }) => {
-      if (context.options.keepAlive) {
-        enqueue.spawnChild('keepAlive', { id: 'keepAlive', input: { options: context.options, io: context.io } })
-      }
-    }),
-    stopKeepAlive: stopChild('keepAlive'),
+    /** Connects the socket through its transport; the ws and standard machines provide their own. */
+    attachTransport: ({ context, self }) => attachTransport(asTransport(context.io.socket), context, self as unknown as ConnectionSelf),
+    startKeepAlive: ({ context, self }) => startKeepAlive(context, self as unknown as KeepAliveTarget),
+    stopKeepAlive: ({ context }) => {
+      context.io.keepAlive?.stop()
+      context.io.keepAlive = undefined
+    },
     terminateSocket: ({ context }) => context.io.transport?.terminate(),
     pauseSocket: ({ context }) => context.io.transport?.pause(),
     resumeSocket: ({ context }) => context.io.transport?.resume(),
@@ -425,11 +445,7 @@ export const connectionMachine = setup({
 }).createMachine({
   id: 'connection',
   context: ({ input }) => createContext(input),
-  invoke: {
-    id: 'transport',
-    src: 'transport',
-    input: ({ context }) => ({ socket: context.io.socket, io: context.io, options: context.options }),
-  },
+  entry: 'attachTransport',
   initial: 'connecting',
   on: {
     socketError: { actions: ['rememberError', 'reportError'] },

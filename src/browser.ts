@@ -9,7 +9,7 @@
 export { WsStream } from './stream.js'
 export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator } from './stream.js'
 export { standardConnectionMachine, standardConnectionMachine as connectionMachine } from './standard-machine.js'
-export { connectionMachine as pureConnectionMachine } from '../machines/connection.js'
+export { connectionMachine as pureConnectionMachine, transportAttacher } from '../machines/connection.js'
 export type { CloseInfo, WsEvent, State, Transport, TransportSink, ConnectionInput, ConnectionEvent } from '../machines/connection.js'
 export type { StandardWebSocket } from './transport/standard.js'
 export { isStandardCloseCode } from './transport/standard.js'

@@ -12,22 +12,27 @@ interface PendingPing {
   reject: (error: Error) => void
 }
 
+/** What pings go through: a transport. */
+export interface PingSender {
+  ping(data: Uint8Array): void
+}
+
 /** Sends pings through a bound function and resolves each with its round trip when its pong arrives. */
 export class Pinger {
-  #send: ((data: Uint8Array) => void) | undefined
+  #socket: PingSender | undefined
   #pending = new Map<string, PendingPing[]>()
   #failure: Error | undefined
   #counter = 0
 
-  /** Connects the pinger to a socket; before that, pings wait for it. */
-  bind(send: (data: Uint8Array) => void): void {
-    this.#send = send
+  /** Connects the pinger to a socket; before that, pings reject. */
+  bind(socket: PingSender): void {
+    this.#socket = socket
   }
 
   /** Pings with `data` (8 unique bytes by default) and resolves with the round trip in ms. */
   ping(data?: Uint8Array): Promise<number> {
     if (this.#failure) return Promise.reject(this.#failure)
-    if (!this.#send) return Promise.reject(new ConnectionClosedError('The connection is not open yet.'))
+    if (!this.#socket) return Promise.reject(new ConnectionClosedError('The connection is not open yet.'))
     if (data !== undefined && data.length > 125) {
       return Promise.reject(new RangeError(`A ping carries at most 125 bytes, got ${data.length}`))
     }
@@ -39,7 +44,7 @@ export class Pinger {
       list.push(entry)
       this.#pending.set(key, list)
       try {
-        this.#send!(payload)
+        this.#socket!.ping(payload)
       } catch (error) {
         // A transport that cannot ping (the standard WebSocket) must not leave the entry behind.
         list.splice(list.indexOf(entry), 1)

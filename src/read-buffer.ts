@@ -12,8 +12,8 @@ export class ReadBuffer {
   readonly queue = new ByteQueue()
   /** Unread bytes above which the socket is paused. */
   readonly highWaterMark: number
-  /** Called when the buffer crosses its marks: `true` to pause the socket, `false` to resume it. */
-  onBackpressure: ((full: boolean) => void) | undefined
+  /** Told when the buffer crosses its marks: `true` to pause the socket, `false` to resume it. */
+  backpressureListener: { backpressure(full: boolean): void } | undefined
   bytesIn = 0
   messagesIn = 0
   /** How many times the buffer has paused the socket. */
@@ -50,7 +50,7 @@ export class ReadBuffer {
     if (!this.#paused && this.queue.length > this.highWaterMark) {
       this.#paused = true
       this.pauses++
-      this.onBackpressure?.(true)
+      this.backpressureListener?.backpressure(true)
     }
   }
 
@@ -76,7 +76,7 @@ export class ReadBuffer {
   consumed(): void {
     if (this.#paused && this.queue.length <= this.highWaterMark / 2) {
       this.#paused = false
-      this.onBackpressure?.(false)
+      this.backpressureListener?.backpressure(false)
     }
   }
 

@@ -4,14 +4,8 @@
  *
  * @module
  */
-import { fromCallback } from 'xstate'
-import { connectionMachine as pureConnectionMachine, runTransport, type ConnectionEvent, type TransportActorInput } from '../machines/connection.js'
+import { connectionMachine as pureConnectionMachine, transportAttacher } from '../machines/connection.js'
 import { standardTransport, type StandardWebSocket } from './transport/standard.js'
-
-/** The `transport` actor for a standard WebSocket given as `input.socket`. */
-export const standardTransportLogic = fromCallback<ConnectionEvent, TransportActorInput>(({ input, sendBack }) =>
-  runTransport(standardTransport(input.socket as StandardWebSocket), input, sendBack),
-)
 
 /**
  * The connection machine for standard WebSockets. Spawn it (always with an `id`) with
@@ -19,5 +13,5 @@ export const standardTransportLogic = fromCallback<ConnectionEvent, TransportAct
  * The `keepAlive` option needs pings, which the standard API cannot send: leave it off.
  */
 export const standardConnectionMachine = pureConnectionMachine.provide({
-  actors: { transport: standardTransportLogic },
+  actions: { attachTransport: transportAttacher((socket) => standardTransport(socket as StandardWebSocket)) },
 })

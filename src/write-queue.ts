@@ -10,6 +10,11 @@ import { ConnectionClosedError } from './errors.js'
 /** How the queue hands one message to the socket; `done` fires once it is in the kernel (or failed). */
 export type SendFunction = (message: Uint8Array, done: (error?: Error | null) => void) => void
 
+/** What the queue sends through: a transport. */
+export interface MessageSender {
+  send: SendFunction
+}
+
 interface Waiter {
   end: number // stream position just past this write's last byte
   length: number
@@ -38,7 +43,7 @@ export class WriteQueue {
   messagesOut = 0
 
   readonly #options: WriteQueueOptions
-  #send: SendFunction | undefined
+  #socket: MessageSender | undefined
   #pending: Uint8Array[] = []
   #pendingHead = 0
   #pendingBytes = 0
@@ -69,8 +74,8 @@ export class WriteQueue {
    * copies a message during `send()` (a masking ws client, a standard WebSocket), so bytes handed
    * over at once need no copy of ours.
    */
-  bind(send: SendFunction, sendCopies = false): void {
-    this.#send = send
+  bind(socket: MessageSender, sendCopies = false): void {
+    this.#socket = socket
     this.#sendCopies = sendCopies
     this.#pump()
   }
@@ -111,7 +116,7 @@ export class WriteQueue {
    */
   handAllAndRefuse(reason: Error): void {
     this.#refusal ??= reason
-    if (this.#send) {
+    if (this.#socket) {
       while (this.#pendingBytes > 0) this.#sendOne(this.#options.maxMessageSize)
     }
     this.#settleWaiters()
@@ -178,7 +183,7 @@ export class WriteQueue {
   }
 
   #pump(): void {
-    if (!this.#send) return
+    if (!this.#socket) return
     const limit = this.#options.maxMessageSize
     if (this.#options.coalesce) {
       // Only small writes wait for the send in flight to be coalesced; a large one gains nothing by waiting.
@@ -213,7 +218,7 @@ export class WriteQueue {
     this.bytesOut += message.length
     this.messagesOut++
     const size = message.length
-    this.#send!(message, (error) => this.#sent(size, error ?? undefined))
+    this.#socket!.send(message, (error) => this.#sent(size, error ?? undefined))
   }
 
   #takeFromFirst(max: number): Uint8Array {

@@ -105,3 +105,20 @@ t.test('ping() resolves with a round trip >= 0 and rejects with ConnectionClosed
   await server.closed
   await t.rejects(server.ping(), ConnectionClosedError, 'on the side that did not initiate the close too')
 })
+
+t.test('the keep-alive timers stop with the connection: closed, or its actor stopped from outside', async (t) => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  const before = timers()
+  const closing = await streamWithPeer(t, { keepAlive: { interval: 20, timeout: 1000 } })
+  const stopped = await streamWithPeer(t, { keepAlive: { interval: 20, timeout: 1000 } })
+  await waitFor(() => timers() >= before + 2, 5_000, 'a keep-alive timer per connection')
+  await closing.stream.close()
+  const peerSaw = peerClosed(stopped.peer)
+  ;(stopped.stream.actor as { stop(): void }).stop()
+  t.equal((await peerSaw).code, 1006, 'stopping the actor from outside dropped the connection')
+  await waitFor(() => timers() <= before, 5_000, 'no keep-alive timer left')
+  t.equal(timers(), before)
+  const events = stopped.events.length
+  await sleep(100)
+  t.equal(stopped.events.length, events, 'no ping or event after the stop')
+})

@@ -14,7 +14,9 @@ function fakeTransport({ deaf = false } = {}) {
     isOpen: true,
     attach(s) {
       sink = s
-      return () => { sink = undefined }
+    },
+    detach() {
+      sink = undefined
     },
     send: (_message, done) => queueMicrotask(() => done()),
     close(code, reason) {

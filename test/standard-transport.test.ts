@@ -114,8 +114,8 @@ function pendingTimeouts(): number {
 t.test('a send is done only once bufferedAmount shows its bytes left, and no timer runs while nothing is in flight', async (t) => {
   const socket = new FakeSocket()
   const transport = standardTransport(socket)
-  const detach = transport.attach({ open() {}, message() {}, ping() {}, pong() {}, peerClose() {}, protocolClose() {}, error() {}, closed() {} })
-  t.teardown(detach)
+  transport.attach({ open() {}, message() {}, ping() {}, pong() {}, peerClose() {}, protocolClose() {}, error() {}, closed() {} })
+  t.teardown(() => transport.detach())
   t.equal(socket.binaryType, 'arraybuffer')
   const idleTimers = pendingTimeouts()
   const done: number[] = []

@@ -126,6 +126,7 @@ export function standardTransport(socket: StandardWebSocket): Transport {
     settleAll(new ConnectionClosedError('The connection closed before these bytes left the WebSocket.'))
   }
 
+  let attached: Record<string, StandardListener> | undefined
   return {
     // The WebSocket standard copies the bytes of a BufferSource inside send().
     copiesOnSend: true,
@@ -166,10 +167,12 @@ export function standardTransport(socket: StandardWebSocket): Transport {
         },
       }
       for (const [type, listener] of Object.entries(listeners)) socket.addEventListener(type, listener)
-      return () => {
-        for (const [type, listener] of Object.entries(listeners)) socket.removeEventListener(type, listener)
-        stop()
-      }
+      attached = listeners
+    },
+    detach() {
+      for (const [type, listener] of Object.entries(attached ?? {})) socket.removeEventListener(type, listener)
+      attached = undefined
+      stop()
     },
     send(message, done) {
       if (gone || socket.readyState !== OPEN) {

@@ -78,79 +78,129 @@ function translateError(error: Error & { code?: string }, opened: boolean, close
 /** A {@link Transport} over a ws WebSocket (CONNECTING or OPEN). */
 export function wsTransport(socket: WebSocket): Transport {
   assertWsSocket(socket)
-  const ws = socket as WsSocket
-  let closingByUs = false
-  let peerCloseSeen = false
+  return new WsTransport(socket as WsSocket)
+}
 
-  return {
-    get isOpen() {
-      return ws.readyState === OPEN
-    },
-    // A ws client masks every message into a new frame buffer inside send(); a server sends the bytes
-    // themselves. If ws ever stops saying which it is, we assume the server's way and copy.
-    copiesOnSend: ws._isServer === false,
-    attach(sink: TransportSink) {
-      let opened = ws.readyState === OPEN
-      let protocolCloseCode: number | undefined
-      ws.binaryType = 'nodebuffer'
+/** Where a ws socket's listeners (shared by every socket) find the transport they report to. */
+const kTransport = Symbol('ws-stream-actor transport')
 
-      const close = ws.close
-      // ws echoes a peer's Close (and closes on protocol errors) through the instance's close().
-      const detectCloseFrame = function (this: WsSocket, code?: number, reason?: string | Buffer): void {
-        if (ws._closeFrameReceived && !peerCloseSeen) {
-          peerCloseSeen = true
-          sink.peerClose(code ?? 1005, reason === undefined ? '' : reason.toString())
-        } else if (!closingByUs && !ws._closeFrameSent && ws.readyState === OPEN) {
-          protocolCloseCode = code ?? 1002
-          sink.protocolClose(protocolCloseCode)
-        }
-        close.call(this, code, reason)
-      }
-      ws.close = detectCloseFrame
+type AttachedSocket = WsSocket & { [kTransport]?: WsTransport }
 
-      const listeners = {
-        open: () => {
-          opened = true
-          sink.open()
-        },
-        message: (data: Buffer, isBinary: boolean) => sink.message(data, isBinary),
-        ping: (data: Buffer) => sink.ping(data),
-        pong: (data: Buffer) => sink.pong(data),
-        error: (error: Error) => sink.error(translateError(error, opened, protocolCloseCode)),
-        close: (code: number, reason: Buffer) => {
-          sink.closed(code, reason.toString(), ws._closeFrameSent && ws._closeFrameReceived)
-        },
-      }
-      const on = ws.on as (event: string, listener: (...args: never[]) => void) => WebSocket
-      for (const [event, listener] of Object.entries(listeners)) on.call(ws, event, listener)
+/**
+ * One ws socket's transport. Its listeners are module functions that find it through the socket,
+ * not closures per socket: a server holds thousands of these.
+ */
+class WsTransport implements Transport {
+  readonly #ws: AttachedSocket
+  // A ws client masks every message into a new frame buffer inside send(); a server sends the bytes
+  // themselves. If ws ever stops saying which it is, we assume the server's way and copy.
+  readonly copiesOnSend: boolean
+  sink: TransportSink | undefined
+  opened = false
+  closingByUs = false
+  peerCloseSeen = false
+  protocolCloseCode: number | undefined
+  /** The socket's own close(), while ours stands in front of it. */
+  ownClose: WebSocket['close'] | undefined
 
-      return () => {
-        for (const [event, listener] of Object.entries(listeners)) ws.off(event, listener)
-        // ws may still report a late error (a terminated socket): it must never go unhandled.
-        ws.on('error', ignore)
-        if (ws.close === detectCloseFrame) Reflect.deleteProperty(ws, 'close')
-      }
-    },
-    send(message, done) {
-      ws.send(message, done)
-    },
-    close(code, reason) {
-      closingByUs = true
-      ws.close(code, reason)
-    },
-    terminate() {
-      ws.terminate()
-    },
-    pause() {
-      ws.pause()
-    },
-    resume() {
-      ws.resume()
-    },
-    ping(data) {
-      if (ws.readyState === OPEN) ws.ping(data)
-    },
+  constructor(ws: WsSocket) {
+    this.#ws = ws
+    this.copiesOnSend = ws._isServer === false
+  }
+
+  get isOpen(): boolean {
+    return this.#ws.readyState === OPEN
+  }
+
+  attach(sink: TransportSink): void {
+    const ws = this.#ws
+    this.sink = sink
+    this.opened = ws.readyState === OPEN
+    ws.binaryType = 'nodebuffer'
+    ws[kTransport] = this
+    // ws echoes a peer's Close (and closes on protocol errors) through the instance's close().
+    this.ownClose = ws.close
+    ws.close = detectCloseFrame
+    const on = ws.on as (event: string, listener: (...args: never[]) => void) => WebSocket
+    for (const [event, listener] of listenerEntries) on.call(ws, event, listener as (...args: never[]) => void)
+  }
+
+  detach(): void {
+    const ws = this.#ws
+    if (this.sink === undefined) return
+    this.sink = undefined
+    for (const [event, listener] of listenerEntries) ws.off(event, listener as (...args: unknown[]) => void)
+    // ws may still report a late error (a terminated socket): it must never go unhandled.
+    ws.on('error', ignore)
+    if (ws.close === detectCloseFrame) Reflect.deleteProperty(ws, 'close')
+    ws[kTransport] = undefined
+  }
+
+  send(message: Uint8Array, done: (error?: Error | null) => void): void {
+    this.#ws.send(message, done)
+  }
+
+  close(code: number, reason: string): void {
+    this.closingByUs = true
+    this.#ws.close(code, reason)
+  }
+
+  terminate(): void {
+    this.#ws.terminate()
+  }
+
+  pause(): void {
+    this.#ws.pause()
+  }
+
+  resume(): void {
+    this.#ws.resume()
+  }
+
+  ping(data: Uint8Array): void {
+    if (this.#ws.readyState === OPEN) this.#ws.ping(data)
   }
 }
+
+/** Stands in for an attached socket's close(): sees the peer's Close, or ws closing on a protocol error, before it goes out. */
+function detectCloseFrame(this: AttachedSocket, code?: number, reason?: string | Buffer): void {
+  const transport = this[kTransport]
+  const ownClose = transport?.ownClose ?? (Object.getPrototypeOf(this) as WebSocket).close
+  if (transport?.sink) {
+    if (this._closeFrameReceived && !transport.peerCloseSeen) {
+      transport.peerCloseSeen = true
+      transport.sink.peerClose(code ?? 1005, reason === undefined ? '' : reason.toString())
+    } else if (!transport.closingByUs && !this._closeFrameSent && this.readyState === OPEN) {
+      transport.protocolCloseCode = code ?? 1002
+      transport.sink.protocolClose(transport.protocolCloseCode)
+    }
+  }
+  ownClose.call(this, code, reason)
+}
+
+/** The listeners every attached ws socket shares; `this` is the socket. */
+const listenerEntries = Object.entries({
+  open(this: AttachedSocket) {
+    const transport = this[kTransport]!
+    transport.opened = true
+    transport.sink!.open()
+  },
+  message(this: AttachedSocket, data: Buffer, isBinary: boolean) {
+    this[kTransport]!.sink!.message(data, isBinary)
+  },
+  ping(this: AttachedSocket, data: Buffer) {
+    this[kTransport]!.sink!.ping(data)
+  },
+  pong(this: AttachedSocket, data: Buffer) {
+    this[kTransport]!.sink!.pong(data)
+  },
+  error(this: AttachedSocket, error: Error) {
+    const transport = this[kTransport]!
+    transport.sink!.error(translateError(error, transport.opened, transport.protocolCloseCode))
+  },
+  close(this: AttachedSocket, code: number, reason: Buffer) {
+    this[kTransport]!.sink!.closed(code, reason.toString(), this._closeFrameSent && this._closeFrameReceived)
+  },
+})
 
 function ignore(): void {}
