@@ -81,8 +81,14 @@ export class WriteQueue {
   }
 
   /**
-   * Accepts a copy of `data`, so the caller may reuse its buffer as soon as the promise resolves.
-   * Resolves while buffered bytes stay within the high-water mark, otherwise once they drop to it.
+   * Accepts `data`; the caller may reuse its buffer as soon as the promise resolves. Resolves while
+   * buffered bytes stay within the high-water mark, otherwise once they drop to it.
+   *
+   * Bytes are copied at most once: small writes into the staging buffer (where coalescing joins
+   * them); a large write is taken by reference when the socket copies it during `send()` (a masking
+   * client: only a still-queued tail is copied), else copied. The socket of a ws server sends the
+   * caller's bytes themselves and may hold them until the peer reads: resolving only after that
+   * would tie `write()` to the peer's reading, which the high-water mark exists to decouple.
    */
   write(data: Uint8Array): Promise<void> {
     if (this.#refusal) {
@@ -146,12 +152,12 @@ export class WriteQueue {
    */
   #enqueueCopy(data: Uint8Array): void {
     if (data.length > STAGING_SIZE / 4) {
-      this.#pending.push(new Uint8Array(data))
+      this.#pending.push(copyOf(data))
       return
     }
     let staging = this.#staging
     if (staging === undefined || staging.length - this.#stagingUsed < data.length) {
-      staging = this.#staging = new Uint8Array(STAGING_SIZE)
+      staging = this.#staging = allocUnsafe(STAGING_SIZE)
       this.#stagingUsed = 0
     }
     const start = this.#stagingUsed
@@ -169,7 +175,7 @@ export class WriteQueue {
   #copyQueuedTail(data: Uint8Array): void {
     const last = this.#pending.length - 1
     if (last >= this.#pendingHead && this.#pending[last]!.buffer === data.buffer) {
-      this.#pending[last] = new Uint8Array(this.#pending[last]!)
+      this.#pending[last] = copyOf(this.#pending[last]!)
     }
   }
 
@@ -263,6 +269,13 @@ export class WriteQueue {
       for (const f of this.#flushWaiters.splice(0)) f.resolve()
     }
   }
+}
+
+/** A copy in uninitialised memory: a large write's copy need not be zero-filled first. */
+function copyOf(data: Uint8Array): Uint8Array {
+  const copy = allocUnsafe(data.length)
+  copy.set(data)
+  return copy
 }
 
 const EMPTY = new Uint8Array(0)
