@@ -1,6 +1,7 @@
 /**
  * The pure server machine, driven with in-memory transports: no sockets, no ws.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { createActor, toPromise } from 'xstate'
 import type { Transport, TransportSink } from '../machines/connection.js'
@@ -49,8 +50,11 @@ t.test('an accepted connection becomes a child actor whose id is the connection 
   const server = startServer(t)
   server.send({ type: 'connection.accept', id: 'c1', input: { socket: fakeTransport().transport } })
   const snapshot = server.getSnapshot()
-  t.equal(snapshot.children.c1?.id, 'c1')
-  t.equal(snapshot.context.connections.c1, snapshot.children.c1)
+  const child = snapshot.context.connections.c1!
+  t.equal(child.id, 'c1')
+  t.equal((child as unknown as { _parent: unknown })._parent, server, 'the server actor is its parent')
+  t.equal(child.system, server.system, 'it lives in the server\'s actor system')
+  t.same(Object.keys(snapshot.children), [], 'not in XState\'s children record, which is copied per spawn')
   t.same(countConnections(snapshot), { connecting: 0, open: 1, closingSent: 0, closingReceived: 0, closed: 0, total: 1 })
 })
 
@@ -58,12 +62,13 @@ t.test('a connection that reaches its final state is stopped and forgotten', asy
   const server = startServer(t)
   const peer = fakeTransport()
   server.send({ type: 'connection.accept', id: 'c1', input: { socket: peer.transport } })
-  const child = server.getSnapshot().children.c1!
+  const child = server.getSnapshot().context.connections.c1!
   child.send({ type: 'close', code: 1000, reason: '' })
   const info = await toPromise(child)
   t.equal(info.wasClean, true)
-  t.same(Object.keys(server.getSnapshot().children), [])
+  t.equal(child.getSnapshot().status, 'done')
   t.same(server.getSnapshot().context.connections, {})
+  t.equal(server.getSnapshot().context.connectionCount, 0)
   t.equal(server.getSnapshot().context.accepted, 1)
 })
 
@@ -72,7 +77,7 @@ t.test('counts follow each child into its closing state', async (t) => {
   const deaf = fakeTransport({ deaf: true })
   server.send({ type: 'connection.accept', id: 'a', input: { socket: deaf.transport } })
   server.send({ type: 'connection.accept', id: 'b', input: { socket: fakeTransport().transport } })
-  server.getSnapshot().children.a!.send({ type: 'close', code: 1000, reason: '' })
+  server.getSnapshot().context.connections.a!.send({ type: 'close', code: 1000, reason: '' })
   t.same(countConnections(server.getSnapshot()), { connecting: 0, open: 1, closingSent: 1, closingReceived: 0, closed: 0, total: 2 })
 })
 
@@ -84,9 +89,9 @@ t.test('maxConnections is a guard: past it canAccept says no and an accept spawn
   t.equal(canAccept(server.getSnapshot()), false)
   const third = fakeTransport()
   server.send({ type: 'connection.accept', id: 'c3', input: { socket: third.transport } })
-  t.same(Object.keys(server.getSnapshot().children).sort(), ['c1', 'c2'])
-  server.getSnapshot().children.c1!.send({ type: 'close', code: 1000, reason: '' })
-  await toPromise(server.getSnapshot().children.c1!)
+  t.same(Object.keys(server.getSnapshot().context.connections).sort(), ['c1', 'c2'])
+  server.getSnapshot().context.connections.c1!.send({ type: 'close', code: 1000, reason: '' })
+  await toPromise(server.getSnapshot().context.connections.c1!)
   t.equal(canAccept(server.getSnapshot()), true, 'a closed connection frees its slot')
 })
 
@@ -138,7 +143,25 @@ t.test('connections that end during the drain without a handshake count as termi
 t.test('the machine is data: its actions, guards and delays are named', async (t) => {
   const json = JSON.stringify(serverMachine.toJSON())
   // (toJSON() leaves eventless transitions out, so the noConnections guard cannot be seen here.)
-  for (const name of ['hasRoom', 'spawnConnection', 'closeEveryConnection', 'terminateEveryConnection', 'drainTimeout']) {
+  for (const name of ['hasRoom', 'startConnection', 'superviseConnections', 'closeEveryConnection', 'terminateEveryConnection', 'drainTimeout']) {
     t.match(json, name)
   }
+})
+
+t.test('stopping the server actor from outside aborts every connection still running', async (t) => {
+  const actor = createActor(serverMachine, { input: {} })
+  actor.start()
+  const peers = [fakeTransport(), fakeTransport({ deaf: true })]
+  peers.forEach((peer, i) => actor.send({ type: 'connection.accept', id: `c${i}`, input: { socket: peer.transport } }))
+  const children = Object.values(actor.getSnapshot().context.connections)
+  t.equal(children.length, 2)
+  actor.stop()
+  const deadline = new AbortController()
+  t.teardown(() => deadline.abort())
+  const infos = await Promise.race([
+    Promise.all(children.map((child) => toPromise(child))),
+    sleep(5000, undefined, { signal: deadline.signal }).then(() => { throw new Error('the connections outlived the server actor') }),
+  ])
+  t.same(peers.map((peer) => peer.record.terminated), [true, true], 'every socket was terminated')
+  t.same(infos.map((info) => info.wasClean), [false, false])
 })

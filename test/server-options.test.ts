@@ -66,8 +66,9 @@ t.test('each connection is a child of the server actor and a full stream', async
   const client = await connect(urlOf(server))
   t.teardown(() => client.abort())
   const [stream] = (await acceptedStream) as [WsStream]
-  const children = server.actor.getSnapshot().children
-  t.equal(stream.actor, children[stream.actor.id], 'the stream wraps the spawned child')
+  const { connections } = server.actor.getSnapshot().context
+  t.equal(stream.actor, connections[stream.actor.id], 'the stream wraps the connection child')
+  t.equal((stream.actor as unknown as { _parent: unknown })._parent, server.actor, 'whose parent is the server actor')
   await client.write(bytes(100_000))
   const got = await stream.readExactly(100_000)
   t.same(Buffer.from(got), Buffer.from(bytes(100_000)))
@@ -76,7 +77,7 @@ t.test('each connection is a child of the server actor and a full stream', async
   await stream.close()
   t.equal((await echoed).toString(), 'pong')
   await waitFor(() => server.connections.size === 0)
-  t.same(Object.keys(server.actor.getSnapshot().children), [], 'a closed connection leaves the actor')
+  t.same(Object.keys(server.actor.getSnapshot().context.connections), [], 'a closed connection leaves the registry')
 })
 
 t.test('server connections keep alive by default, and stream options apply to each', async (t) => {
