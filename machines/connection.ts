@@ -19,6 +19,7 @@ import { assign, emit, enqueueActions, setup } from 'xstate'
 import { ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
+import { lazyError } from '../src/lazy-error.js'
 import { Pinger } from '../src/pinger.js'
 import { ReadBuffer } from '../src/read-buffer.js'
 import { WriteQueue, type SendFunction } from '../src/write-queue.js'
@@ -210,13 +211,13 @@ class TransportWiring implements TransportSink {
 
   peerClose(code: number, reason: string): void {
     // The echo follows synchronously: accepted bytes must reach the socket before it.
-    this.io.writeQueue.handAllAndRefuse(new ConnectionClosedError('The peer closed the connection.'))
+    this.io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The peer closed the connection.'))
     this.io.readBuffer.end()
     this.#report({ type: 'peerClose', code, reason })
   }
 
   protocolClose(code: number): void {
-    this.io.writeQueue.handAllAndRefuse(new ConnectionClosedError('The connection is closing after a protocol error.'))
+    this.io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The connection is closing after a protocol error.'))
     this.#report({ type: 'protocolClose', code })
   }
 
@@ -355,7 +356,7 @@ export const connectionMachine = setup({
       const { code, reason } = event.type === 'close'
         ? { code: event.code ?? 1000, reason: event.reason ?? '' }
         : { code: CLOSE_CODE_ON_TEXT, reason: TEXT_REASON }
-      io.writeQueue.handAllAndRefuse(new ConnectionClosedError('The connection is closing.'))
+      io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The connection is closing.'))
       io.transport?.close(code, reason)
     },
     rememberLocalClose: assign(({ context, event }) => ({
@@ -435,7 +436,8 @@ export const connectionMachine = setup({
     reportPong: emit(({ event }) => ({ type: 'pong' as const, data: (event as { data: Uint8Array }).data })),
     settleIo: ({ context }) => {
       const { io } = context
-      const gone = new ConnectionClosedError('The connection is closed.', 0, { cause: context.error })
+      const { error } = context
+      const gone = lazyError(() => new ConnectionClosedError('The connection is closed.', 0, { cause: error }))
       io.readBuffer.end(context.readError)
       io.writeQueue.fail(gone)
       io.pinger.fail(gone)

@@ -45,7 +45,10 @@ export async function awaitOpening<T>({ listen, adopt, discard, timeout, signal 
   try {
     return await pTimeout(opening, {
       milliseconds: timeout,
-      message: new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`),
+      // Made only when the deadline passes: a stack trace per connect() is not free.
+      fallback: () => {
+        throw new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`)
+      },
     })
   } catch (error) {
     stop()

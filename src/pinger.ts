@@ -5,6 +5,7 @@
  */
 import { hex } from './bytes.js'
 import { ConnectionClosedError } from './errors.js'
+import { errorOf, type ErrorSource } from './lazy-error.js'
 
 interface PendingPing {
   started: number
@@ -21,7 +22,7 @@ export interface PingSender {
 export class Pinger {
   #socket: PingSender | undefined
   #pending = new Map<string, PendingPing[]>()
-  #failure: Error | undefined
+  #failure: ErrorSource | undefined
   #counter = 0
 
   /** Connects the pinger to a socket; before that, pings reject. */
@@ -31,7 +32,7 @@ export class Pinger {
 
   /** Pings with `data` (8 unique bytes by default) and resolves with the round trip in ms. */
   ping(data?: Uint8Array): Promise<number> {
-    if (this.#failure) return Promise.reject(this.#failure)
+    if (this.#failure) return Promise.reject(this.#failure = errorOf(this.#failure))
     if (!this.#socket) return Promise.reject(new ConnectionClosedError('The connection is not open yet.'))
     if (data !== undefined && data.length > 125) {
       return Promise.reject(new RangeError(`A ping carries at most 125 bytes, got ${data.length}`))
@@ -64,9 +65,9 @@ export class Pinger {
   }
 
   /** The connection is gone: every pending and later ping rejects with `error`. */
-  fail(error: Error): void {
+  fail(error: ErrorSource): void {
     this.#failure ??= error
-    for (const list of this.#pending.values()) for (const p of list) p.reject(error)
+    for (const list of this.#pending.values()) for (const p of list) p.reject(this.#failure = errorOf(this.#failure))
     this.#pending.clear()
   }
 }

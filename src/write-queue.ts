@@ -6,6 +6,7 @@
  */
 import { allocUnsafe } from './bytes.js'
 import { ConnectionClosedError } from './errors.js'
+import { errorOf, type ErrorSource } from './lazy-error.js'
 
 /** How the queue hands one message to the socket; `done` fires once it is in the kernel (or failed). */
 export type SendFunction = (message: Uint8Array, done: (error?: Error | null) => void) => void
@@ -53,8 +54,8 @@ export class WriteQueue {
   #handed = 0 // bytes ever handed to the socket
   #waiters: Waiter[] = []
   #flushWaiters: FlushWaiter[] = []
-  #refusal: Error | undefined // set once writes are no longer accepted
-  #failure: Error | undefined // set once the connection died
+  #refusal: ErrorSource | undefined // set once writes are no longer accepted
+  #failure: ErrorSource | undefined // set once the connection died
   #lost = 0 // accepted bytes that never reached the kernel
   #staging: Uint8Array | undefined // where small writes are copied, back to back
   #sendCopies = false
@@ -92,7 +93,8 @@ export class WriteQueue {
    */
   write(data: Uint8Array): Promise<void> {
     if (this.#refusal) {
-      return Promise.reject(new ConnectionClosedError(this.#refusal.message, data.length, { cause: this.#refusal }))
+      const refusal = this.#refusalError()
+      return Promise.reject(new ConnectionClosedError(refusal.message, data.length, { cause: refusal }))
     }
     if (data.length === 0) return Promise.resolve()
     const byReference = this.#sendCopies && data.length > STAGING_SIZE / 4
@@ -120,7 +122,7 @@ export class WriteQueue {
    * Closing: hands every queued byte to the socket now (so it precedes the Close frame) and
    * refuses later writes with `reason`.
    */
-  handAllAndRefuse(reason: Error): void {
+  handAllAndRefuse(reason: ErrorSource): void {
     this.#refusal ??= reason
     if (this.#socket) {
       while (this.#pendingBytes > 0) this.#sendOne(this.#options.maxMessageSize)
@@ -129,7 +131,7 @@ export class WriteQueue {
   }
 
   /** The connection is gone: later writes reject, and so does whatever was not yet sent. */
-  fail(reason: Error): void {
+  fail(reason: ErrorSource): void {
     this.#refusal ??= reason
     this.#failure ??= reason
     const unsent = this.buffered
@@ -139,7 +141,8 @@ export class WriteQueue {
     this.#pendingBytes = 0
     for (const w of this.#waiters.splice(0)) {
       const unsentOfWrite = Math.min(w.length, w.end - this.#handed)
-      w.reject(new ConnectionClosedError(reason.message, Math.max(0, unsentOfWrite), { cause: reason }))
+      const cause = errorOf(reason)
+      w.reject(new ConnectionClosedError(cause.message, Math.max(0, unsentOfWrite), { cause }))
     }
     if (unsent > 0) {
       for (const f of this.#flushWaiters.splice(0)) f.reject(this.#unsentError(unsent))
@@ -179,8 +182,13 @@ export class WriteQueue {
     }
   }
 
+  #refusalError(): Error {
+    this.#refusal = errorOf(this.#refusal!)
+    return this.#refusal
+  }
+
   #unsentError(unsent: number): ConnectionClosedError {
-    const cause = this.#failure
+    const cause = this.#failure === undefined ? undefined : (this.#failure = errorOf(this.#failure))
     return new ConnectionClosedError(
       `The connection closed with ${unsent} accepted bytes not delivered to the socket.`,
       unsent,
