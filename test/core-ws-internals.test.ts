@@ -143,3 +143,30 @@ t.test('a WsStream over something that is not a ws socket throws TypeError', asy
     t.throws(() => new WsStream(value as unknown as WebSocket), TypeError, name)
   }
 })
+
+for (const side of ['client', 'server'] as const) {
+  t.test(`writes made in one turn leave in one batch through ws's _socket (stream as ${side})`, async (t) => {
+    const { stream, peer } = await streamAndPeer(t, { side })
+    const socket = (stream.actor.getSnapshot().context.io.socket as { _socket?: net.Socket })._socket
+    t.ok(socket instanceof net.Socket, `ws ${wsVersion} keeps its TCP socket in _socket (batching relies on it)`)
+    let syscallWrites = 0
+    const { _write, _writev } = socket as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void }
+    ;(socket as unknown as { _write: unknown })._write = function (this: unknown, ...args: unknown[]) {
+      syscallWrites++
+      return _write.apply(this, args)
+    }
+    ;(socket as unknown as { _writev: unknown })._writev = function (this: unknown, ...args: unknown[]) {
+      syscallWrites++
+      return _writev.apply(this, args)
+    }
+    const received: Buffer[] = []
+    peer.on('message', (data: Buffer) => received.push(data))
+    const chunk = new Uint8Array(20_000).fill(7)
+    // 20 KB writes skip coalescing: without the batch each would be its own system call.
+    await Promise.all(Array.from({ length: 8 }, () => stream.write(chunk)))
+    await stream.flush()
+    t.equal(syscallWrites, 1, 'eight messages, one write to the socket')
+    while (received.length < 8) await once(peer, 'message')
+    t.same(received.map((m) => m.length), Array(8).fill(20_000), 'and each arrived as its own message')
+  })
+}

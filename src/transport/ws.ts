@@ -18,6 +18,8 @@ interface WsInternals {
   _closeFrameReceived: boolean
   _closeFrameSent: boolean
   _isServer?: boolean
+  /** The TCP (or TLS) socket, once the WebSocket is open. */
+  _socket?: { cork(): void; uncork(): void } | null
 }
 
 type WsSocket = WebSocket & WsInternals
@@ -100,6 +102,7 @@ class WsTransport implements Transport {
   closingByUs = false
   peerCloseSeen = false
   protocolCloseCode: number | undefined
+  #corked = false
   /** The socket's own close(), while ours stands in front of it. */
   ownClose: WebSocket['close'] | undefined
 
@@ -137,7 +140,21 @@ class WsTransport implements Transport {
   }
 
   send(message: Uint8Array, done: (error?: Error | null) => void): void {
+    const socket = this.#ws._socket
+    if (!this.#corked && socket !== undefined && socket !== null) {
+      // Sends made in one turn (a burst of writes, an echo of several messages read at once) leave
+      // in one writev instead of one system call each.
+      this.#corked = true
+      socket.cork()
+      process.nextTick(uncork, this, socket)
+    }
     this.#ws.send(message, done)
+  }
+
+  /** Ends the turn's batch (see send()). */
+  uncork(socket: { uncork(): void }): void {
+    this.#corked = false
+    socket.uncork()
   }
 
   close(code: number, reason: string): void {
@@ -202,5 +219,9 @@ const listenerEntries = Object.entries({
     this[kTransport]!.sink!.closed(code, reason.toString(), this._closeFrameSent && this._closeFrameReceived)
   },
 })
+
+function uncork(transport: WsTransport, socket: { uncork(): void }): void {
+  transport.uncork(socket)
+}
 
 function ignore(): void {}
