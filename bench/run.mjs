@@ -222,7 +222,10 @@ async function runRow(steps) {
       if (extras.some((e) => e.cpuPerGiB !== undefined)) cell.cpuStats = summarize(extras.map((e) => e.cpuPerGiB))
       finish?.(cell)
     }
-    const cpu = cell.cpuStats ? `  cpu ${cell.cpuStats.median.toFixed(2)} s/GiB` : ''
+    const side = (key) => summarize(cell.extras.map((e) => e[key])).median.toFixed(2)
+    const cpu = cell.cpuStats
+      ? `  cpu ${cell.cpuStats.median.toFixed(2)} s/GiB (server ${side('serverCpuPerGiB')}, client ${side('clientCpuPerGiB')})`
+      : ''
     const shown = cell.stats
       ? `${cell.stats.median.toFixed(1)} ${cell.unit} (${cell.stats.min.toFixed(1)}–${cell.stats.max.toFixed(1)})${cpu}`
       : `FAILED: ${cell.error}`
@@ -264,10 +267,20 @@ function throughputCell(group, kind, dir, size, { coalesce = true, env = {}, tag
         ms = r.t1 - r.t0
       }
       const cpuAfter = await Promise.all([pair.server.call('cpu'), pair.client.call('cpu')])
-      const cpuMs = cpuAfter[0].ms - cpuBefore[0].ms + cpuAfter[1].ms - cpuBefore[1].ms
+      const serverMs = cpuAfter[0].ms - cpuBefore[0].ms
+      const clientMs = cpuAfter[1].ms - cpuBefore[1].ms
+      const perGiB = (cpuMs) => (cpuMs / 1000) * ((1024 * MiB) / total)
       // CPU of both processes per GiB moved (connection setup and close included): a cost that
-      // contention on a shared machine changes far less than it changes MiB/s.
-      return { value: total / MiB / (ms / 1000), ms, messages, cpuPerGiB: (cpuMs / 1000) * ((1024 * MiB) / total) }
+      // contention on a shared machine changes far less than it changes MiB/s. Each side's share
+      // goes into the JSON too, to tell which end a difference comes from.
+      return {
+        value: total / MiB / (ms / 1000),
+        ms,
+        messages,
+        cpuPerGiB: perGiB(serverMs + clientMs),
+        serverCpuPerGiB: perGiB(serverMs),
+        clientCpuPerGiB: perGiB(clientMs),
+      }
     },
   }
 }
