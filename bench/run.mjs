@@ -31,7 +31,7 @@ const SIZES = [64, KiB, 16 * KiB, 64 * KiB, MiB]
 /** What each mode measures. */
 const configs = {
   full: {
-    runs: 5,
+    runs: 7,
     warmup: 1,
     sizes: SIZES,
     bytes: { 64: 4 * MiB, [KiB]: 32 * MiB, [16 * KiB]: 128 * MiB, [64 * KiB]: 256 * MiB, [MiB]: 256 * MiB },
