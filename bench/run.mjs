@@ -34,7 +34,7 @@ const configs = {
     runs: 7,
     warmup: 1,
     sizes: SIZES,
-    bytes: { 64: 4 * MiB, [KiB]: 32 * MiB, [16 * KiB]: 128 * MiB, [64 * KiB]: 256 * MiB, [MiB]: 256 * MiB },
+    bytes: { 64: 4 * MiB, [KiB]: 32 * MiB, [16 * KiB]: 256 * MiB, [64 * KiB]: 512 * MiB, [MiB]: 512 * MiB },
     idleCounts: [1000, 10000],
     floodSeconds: 3,
     lifecycleCount: 2000,
