@@ -5,6 +5,7 @@
  * @module
  */
 import { allocUnsafe } from './bytes.js'
+import { copyPool } from './copy-pool.js'
 import { ConnectionClosedError } from './errors.js'
 import { errorOf, type ErrorSource } from './lazy-error.js'
 
@@ -155,7 +156,7 @@ export class WriteQueue {
    */
   #enqueueCopy(data: Uint8Array): void {
     if (data.length > STAGING_SIZE / 4) {
-      this.#pending.push(copyOf(data))
+      this.#pending.push(copyPool.copy(data))
       return
     }
     let staging = this.#staging
@@ -178,7 +179,7 @@ export class WriteQueue {
   #copyQueuedTail(data: Uint8Array): void {
     const last = this.#pending.length - 1
     if (last >= this.#pendingHead && this.#pending[last]!.buffer === data.buffer) {
-      this.#pending[last] = copyOf(this.#pending[last]!)
+      this.#pending[last] = copyPool.copy(this.#pending[last]!)
     }
   }
 
@@ -232,7 +233,11 @@ export class WriteQueue {
     this.bytesOut += message.length
     this.messagesOut++
     const size = message.length
-    this.#socket!.send(message, (error) => this.#sent(size, error ?? undefined))
+    this.#socket!.send(message, (error) => {
+      // In the kernel: a pooled copy's memory may serve the next copy.
+      if (!error) copyPool.release(message)
+      this.#sent(size, error ?? undefined)
+    })
   }
 
   #takeFromFirst(max: number): Uint8Array {
@@ -277,13 +282,6 @@ export class WriteQueue {
       for (const f of this.#flushWaiters.splice(0)) f.resolve()
     }
   }
-}
-
-/** A copy in uninitialised memory: a large write's copy need not be zero-filled first. */
-function copyOf(data: Uint8Array): Uint8Array {
-  const copy = allocUnsafe(data.length)
-  copy.set(data)
-  return copy
 }
 
 const EMPTY = new Uint8Array(0)
