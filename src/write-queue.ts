@@ -88,9 +88,10 @@ export class WriteQueue {
    *
    * Bytes are copied at most once: small writes into the staging buffer (where coalescing joins
    * them); a large write is taken by reference when the socket copies it during `send()` (a masking
-   * client: only a still-queued tail is copied), else copied. The socket of a ws server sends the
-   * caller's bytes themselves and may hold them until the peer reads: resolving only after that
-   * would tie `write()` to the peer's reading, which the high-water mark exists to decouple.
+   * client: only a still-queued tail is copied), else copied into memory from the `copyPool`,
+   * which gets it back when the send is confirmed. The socket of a ws server sends the caller's
+   * bytes themselves and may hold them until the peer reads: resolving only after that would tie
+   * `write()` to the peer's reading, which the high-water mark exists to decouple.
    */
   write(data: Uint8Array): Promise<void> {
     if (this.#refusal) {
