@@ -9,9 +9,10 @@
  *
  * Pure: no socket library is imported here. The socket is reached through a {@link Transport},
  * connected by the root's `attachTransport` entry action for as long as the actor runs; the
- * package's public `connectionMachine` provides that action for `ws` sockets. Data never passes through the machine as
- * events: the transport pushes received bytes into the {@link ReadBuffer} in the context and the
- * stream façade writes into the {@link WriteQueue}; the machine sees control events only.
+ * package's public `connectionMachine` provides that action for `ws` sockets. Data never passes
+ * through the machine as events: the transport pushes received bytes into the {@link ReadBuffer}
+ * in the context and the stream façade writes into the {@link WriteQueue}; the machine sees
+ * control events only.
  *
  * @module
  */

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { createActor, toPromise } from 'xstate'
-import type { Transport, TransportSink } from '../machines/connection.js'
+import { connectionMachine, type Transport, type TransportSink } from '../machines/connection.js'
 import { canAccept, countConnections, serverMachine } from '../machines/server.js'
 
 /** An in-memory peer: answers our Close like a well-behaved endpoint unless `deaf`. */
@@ -164,4 +164,15 @@ t.test('stopping the server actor from outside aborts every connection still run
   ])
   t.same(peers.map((peer) => peer.record.terminated), [true, true], 'every socket was terminated')
   t.same(infos.map((info) => info.wasClean), [false, false])
+})
+
+t.test('the pure connection machine refuses a socket that is not a Transport, with a clear error', async (t) => {
+  const actor = createActor(connectionMachine, { input: { socket: { send() {} } } })
+  const errors: unknown[] = []
+  actor.subscribe({ error: (error) => errors.push(error) })
+  actor.start()
+  t.equal(actor.getSnapshot().status, 'error')
+  t.equal(errors.length, 1)
+  t.type(errors[0], TypeError)
+  t.match(String(errors[0]), /needs a Transport as input\.socket/)
 })
