@@ -8,6 +8,9 @@ import type { KeepAliveOptions } from './options.js'
 import type { Pinger } from './pinger.js'
 import type { ReadBuffer } from './read-buffer.js'
 
+/** The parts of a connection's I/O that keep-alive watches and pings through. */
+type KeepAliveIO = { readBuffer: ReadBuffer; pinger: Pinger }
+
 /** Who hears that the peer stopped answering: the connection actor. */
 export interface KeepAliveTarget {
   send(event: { type: 'keepAliveTimeout' }): void
@@ -21,12 +24,12 @@ export interface KeepAliveTarget {
  */
 export class KeepAlive {
   readonly #timeout: number
-  readonly #io: { readBuffer: ReadBuffer; pinger: Pinger }
+  readonly #io: KeepAliveIO
   readonly #target: KeepAliveTarget
   readonly #tick: ReturnType<typeof setInterval>
   #deadline: ReturnType<typeof setTimeout> | undefined
 
-  constructor({ interval, timeout }: KeepAliveOptions, io: { readBuffer: ReadBuffer; pinger: Pinger }, target: KeepAliveTarget) {
+  constructor({ interval, timeout }: KeepAliveOptions, io: KeepAliveIO, target: KeepAliveTarget) {
     this.#timeout = timeout
     this.#io = io
     this.#target = target

@@ -1,6 +1,6 @@
 /**
  * WsStreamServer: a WebSocket server whose every accepted connection is a {@link WsStream},
- * each one a connection actor spawned by the server's own actor (the server machine).
+ * each one a connection actor started as a child of the server's own actor (the server machine).
  *
  * @module
  */
