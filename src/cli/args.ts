@@ -1,0 +1,193 @@
+/**
+ * The `ws-stream` command line: the exit statuses, the usage text and the parser that turns argv
+ * into a validated {@link Command}. No I/O here, so the parser is tested in-process.
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util'
+
+/** The command's exit statuses. A connection's close code maps to `100 + (code - 1000)` for 1001–1015. */
+export const exitCodes = Object.freeze({
+  /** connect: the connection closed with 1000; listen: drained after SIGINT/SIGTERM. */
+  ok: 0,
+  /** Something unexpected (a bug, an I/O error on stdin/stdout). */
+  failure: 1,
+  /** Bad arguments; the message says which. */
+  usage: 2,
+  /** No WebSocket server answered: connection refused, unknown host, reset during the opening. */
+  unreachable: 3,
+  /** The server answered the upgrade with an HTTP status instead (403, 503 when full, …). */
+  handshakeRefused: 4,
+  /** The opening did not finish within `--timeout`. */
+  openTimeout: 5,
+  /** listen: the port cannot be bound (in use, no permission). */
+  cannotListen: 6,
+  /** connect: the connection closed with an application code (3000–4999). */
+  applicationClose: 99,
+  /** connect: interrupted by SIGINT (128 + 2) after a graceful close. */
+  sigint: 130,
+  /** connect: interrupted by SIGTERM (128 + 15) after a graceful close. */
+  sigterm: 143,
+})
+
+/** The text of `ws-stream --help`. */
+export const USAGE = `Usage:
+  ws-stream connect <url> [options]            stdin → WebSocket → stdout
+  ws-stream listen <port> --echo [options]     echo every connection
+  ws-stream listen <port> --exec <command>     bridge each connection to a command's stdin/stdout
+  ws-stream listen <port> --to <host:port>     bridge each connection to a TCP service
+
+Options:
+  --close-timeout <ms>     how long a close handshake may take (default 5000)
+  --text bytes|reject      text messages: join the stream as UTF-8 (bytes) or close with 1003 (reject, default)
+  --timeout <ms>           connect: how long the opening may take (default 30000)
+  --host <host>            listen: the address to bind (default 127.0.0.1)
+  --max-connections <n>    listen: refuse upgrades past n open connections with HTTP 503
+  -q, --quiet              print fatal errors only
+  -v, --verbose            print every connection event (state, ping, pong, closeFrame, error, closed)
+  --progress               a live bytes-and-rate line on stderr
+  -h, --help               this text
+  --version                the version
+
+WebSocket has no half-close: when stdin ends, connect flushes it and sends Close 1000, and the
+peer's bytes still in flight after its Close are lost. SIGINT/SIGTERM close gracefully (listen:
+drain every connection with 1001); a second one exits at once.
+
+Exit status:
+  0     connect: closed with 1000; listen: stopped by a signal after the drain
+  1     unexpected failure
+  2     bad arguments
+  3     no WebSocket server answered (connection refused, unknown host, reset)
+  4     the server refused the upgrade with an HTTP status (403, 503, …)
+  5     the opening timed out (--timeout)
+  6     listen: cannot bind the port
+  99    connect: closed with an application code (3000-4999)
+  1xx   connect: closed with code 1000+xx (101 going away, 102 protocol error, 103 text rejected,
+        106 reset or close timeout, 109 message too big, 111 server error, 114 bad gateway, …)
+  130/143  connect: interrupted by SIGINT/SIGTERM
+`
+
+/** Thrown for a bad command line: printed with a pointer to --help, exit status 2. */
+export class UsageError extends Error {}
+
+export type Verbosity = 'quiet' | 'normal' | 'verbose'
+
+export interface Common {
+  closeTimeout: number
+  text: 'bytes' | 'reject'
+  verbosity: Verbosity
+  progress: boolean
+}
+
+export interface ConnectCommand extends Common {
+  command: 'connect'
+  url: string
+  timeout: number
+}
+
+export interface ListenCommand extends Common {
+  command: 'listen'
+  port: number
+  host: string
+  maxConnections: number | undefined
+  mode: { type: 'echo' } | { type: 'exec'; command: string } | { type: 'to'; host: string; port: number }
+}
+
+export type Command = ConnectCommand | ListenCommand | { command: 'help' } | { command: 'version' }
+
+const optionSpec = {
+  echo: { type: 'boolean' },
+  exec: { type: 'string' },
+  to: { type: 'string' },
+  host: { type: 'string' },
+  'close-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  timeout: { type: 'string' },
+  text: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
+  progress: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections'] as const
+const connectOnly = ['timeout'] as const
+
+/** Parses and validates the command line; throws {@link UsageError} for anything wrong. */
+export function parseCommand(argv: string[]): Command {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: optionSpec, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  if (values.help) return { command: 'help' }
+  if (values.version) return { command: 'version' }
+  const [command, target, ...extra] = positionals
+  if (command === undefined) throw new UsageError('Missing a command: connect or listen.')
+  if (command !== 'connect' && command !== 'listen') throw new UsageError(`Unknown command '${command}': use connect or listen.`)
+  if (extra.length > 0) throw new UsageError(`Unexpected argument '${extra[0]}'.`)
+  if (values.quiet && values.verbose) throw new UsageError('--quiet and --verbose exclude each other.')
+  const text = values.text ?? 'reject'
+  if (text !== 'bytes' && text !== 'reject') throw new UsageError(`--text takes bytes or reject, got '${text}'.`)
+  const common: Common = {
+    closeTimeout: number('--close-timeout', values['close-timeout'], 5000, 0),
+    text,
+    verbosity: values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal',
+    progress: values.progress ?? false,
+  }
+  const misplaced = (names: readonly string[]): string | undefined => names.find((name) => values[name as keyof typeof values] !== undefined)
+
+  if (command === 'connect') {
+    const wrong = misplaced(listenOnly)
+    if (wrong) throw new UsageError(`--${wrong} applies to listen, not connect.`)
+    if (target === undefined) throw new UsageError('connect needs a URL, e.g. ws-stream connect ws://127.0.0.1:8080')
+    let url: URL
+    try {
+      url = new URL(target)
+    } catch {
+      throw new UsageError(`'${target}' is not a URL; use ws://host:port/path or wss://…`)
+    }
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`The URL must start with ws:// or wss://, got '${url.protocol}//'.`)
+    return { command, url: url.href, timeout: number('--timeout', values.timeout, 30_000, 1), ...common }
+  }
+
+  const wrong = misplaced(connectOnly)
+  if (wrong) throw new UsageError(`--${wrong} applies to connect, not listen.`)
+  if (target === undefined) throw new UsageError('listen needs a port, e.g. ws-stream listen 8080 --echo')
+  const port = portNumber('port', target)
+  const modes = [values.echo ? 'echo' : undefined, values.exec, values.to].filter((m) => m !== undefined)
+  if (modes.length !== 1) throw new UsageError('listen needs exactly one of --echo, --exec <command>, --to <host:port>.')
+  let mode: ListenCommand['mode']
+  if (values.echo) mode = { type: 'echo' }
+  else if (values.exec !== undefined) {
+    if (values.exec.trim() === '') throw new UsageError('--exec needs a command.')
+    mode = { type: 'exec', command: values.exec }
+  } else mode = { type: 'to', ...hostPort(values.to!) }
+  const maxConnections = values['max-connections'] === undefined ? undefined : number('--max-connections', values['max-connections'], 0, 0, true)
+  return { command, port, host: values.host ?? '127.0.0.1', maxConnections, mode, ...common }
+}
+
+function number(name: string, raw: string | undefined, fallback: number, min: number, integer = false): number {
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (raw.trim() === '' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`${name} takes ${integer ? 'a whole number' : 'a number of milliseconds'} >= ${min}, got '${raw}'.`)
+  }
+  return value
+}
+
+function portNumber(what: string, raw: string): number {
+  const port = Number(raw)
+  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`The ${what} must be a number from 0 to 65535, got '${raw}'.`)
+  return port
+}
+
+/** `host:port`, `[v6]:port` or a bare `port` (meaning 127.0.0.1). */
+function hostPort(raw: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw)
+  if (!match) throw new UsageError(`--to takes host:port (or [ipv6]:port), got '${raw}'.`)
+  return { host: match[1] || match[2] || '127.0.0.1', port: portNumber('--to port', match[3]!) }
+}
