@@ -5,18 +5,22 @@
  * connecting ──socketOpen──▶ open ──close / protocolClose / textReceived──▶ closingSent ──┐
  *      │                      │ ──peerClose──────────────────────────────▶ closingReceived ┤
  *      └──socketClosed / close / abort──▶ closed ◀──socketClosed / closeTimeout / abort────┘
+ *
+ * closingReceived (ordered close: the peer's Close is our end of input, like a TCP FIN)
+ *   finishing ──inputTaken──▶ flushing ──writesFlushed──▶ replySent
+ *       └────────────close / write-only / peerClose 'immediate'────────▲
  * ```
  *
- * Pure: no socket library is imported here. The socket is reached through a {@link Transport},
- * connected by the root's `attachTransport` entry action for as long as the actor runs; the
- * package's public `connectionMachine` provides that action for `ws` sockets. Data never passes
- * through the machine as events: the transport pushes received bytes into the {@link ReadBuffer}
- * in the context and the stream façade writes into the {@link WriteQueue}; the machine sees
- * control events only.
+ * Pure: no socket library is imported here and nothing touches I/O directly. The socket is reached
+ * through a {@link Transport}, connected by the root's `attachTransport` entry action, which the
+ * package provides (src/transport/wiring.ts; `connectionMachine` does it for `ws` sockets). Data
+ * never passes through the machine as events: the transport pushes received bytes into the
+ * {@link ReadBuffer} in the context and the stream façade writes into the {@link WriteQueue}; the
+ * machine sees control events only.
  *
  * @module
  */
-import { assign, emit, enqueueActions, setup } from 'xstate'
+import { assign, emit, setup } from 'xstate'
 import { ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
@@ -60,7 +64,7 @@ export interface TransportSink {
   message(data: Uint8Array, isBinary: boolean): void
   ping(data: Uint8Array): void
   pong(data: Uint8Array): void
-  /** The peer's Close frame arrived; called before the socket library sends its echo. */
+  /** The peer's Close frame arrived. The transport does not answer it: the machine does, through `close()`. */
   peerClose(code: number, reason: string): void
   /** The socket library is closing with `code` because the peer broke the protocol. */
   protocolClose(code: number): void
@@ -76,6 +80,11 @@ export interface Transport {
   readonly isOpen: boolean
   /** True when `send()` copies the message before it returns, so the caller's bytes are free at once. */
   readonly copiesOnSend?: boolean
+  /**
+   * True when the socket answers the peer's Close by itself (a standard WebSocket): the connection
+   * then behaves as `peerClose: 'immediate'`. Otherwise `close()` sends our answer when the machine says.
+   */
+  readonly answersCloseItself?: boolean
   /** Starts reporting to `sink`. */
   attach(sink: TransportSink): void
   /** Stops reporting to the sink; a late error from the socket must not go unhandled. */
@@ -127,7 +136,12 @@ export interface ConnectionContext {
   error: WsStreamError | undefined
   /** The error reads reject with once buffered bytes are consumed (a cut stream), if any. */
   readError: WsStreamError | undefined
+  /** The Close we answer the peer's with, when the application named one (else we echo the peer's). */
+  reply: { code: number; reason: string } | undefined
+  /** Milliseconds the close handshake may take, from the first Close frame. */
   closeTimeout: number
+  /** When the close handshake must be over (`performance.now()` time), once a closing state is entered. */
+  closeDeadline: number
   socketWasClean: boolean
   unclean: boolean
 }
@@ -145,144 +159,12 @@ export type ConnectionEvent =
   | { type: 'readBufferFull' }
   | { type: 'readBufferDrained' }
   | { type: 'keepAliveTimeout' }
+  /** The application took the end of input (a read returned `null`) after the peer's Close. */
+  | { type: 'inputTaken' }
+  /** Every byte the application wrote is in the kernel, and it wrote nothing more for a turn. */
+  | { type: 'writesFlushed' }
   | { type: 'close'; code?: number; reason?: string; timeout?: number }
   | { type: 'abort'; reason?: unknown }
-
-/**
- * Connects one transport to the connection's buffers and reports socket happenings to the machine.
- * Shared by every transport flavour. One object per connection with its handlers on the prototype:
- * a server holds thousands of these, so no closure per handler.
- */
-class TransportWiring implements TransportSink {
-  #socketClosed = false
-
-  constructor(
-    readonly transport: Transport,
-    readonly io: ConnectionIO,
-    readonly textAsBytes: boolean,
-    readonly actor: Pick<ConnectionSelf, 'send'>,
-  ) {}
-
-  #report(event: ConnectionEvent): void {
-    this.actor.send(event)
-  }
-
-  /** The socket is open: writes and pings may flow, and the machine hears of it. */
-  #start(): void {
-    this.io.writeQueue.bind(this.transport, this.transport.copiesOnSend === true)
-    this.io.pinger.bind(this.transport)
-    this.#report({ type: 'socketOpen' })
-  }
-
-  attach(): void {
-    this.io.transport = this.transport
-    this.io.readBuffer.backpressureListener = this
-    this.transport.attach(this)
-    if (this.transport.isOpen) this.#start()
-  }
-
-  open(): void {
-    this.#start()
-  }
-
-  /** The read buffer crossed a mark: pause (`full`) or resume the socket. */
-  backpressure(full: boolean): void {
-    this.#report({ type: full ? 'readBufferFull' : 'readBufferDrained' })
-  }
-
-  message(data: Uint8Array, isBinary: boolean): void {
-    const { readBuffer } = this.io
-    if (isBinary || this.textAsBytes) {
-      readBuffer.push(data)
-    } else if (!readBuffer.ended) {
-      // Data after a rejected text message is dropped: reads end with what came before it.
-      readBuffer.end()
-      this.#report({ type: 'textReceived' })
-    }
-  }
-
-  ping(data: Uint8Array): void {
-    this.#report({ type: 'ping', data })
-  }
-
-  pong(data: Uint8Array): void {
-    this.io.pinger.pong(data)
-    this.#report({ type: 'pong', data })
-  }
-
-  peerClose(code: number, reason: string): void {
-    // The echo follows synchronously: accepted bytes must reach the socket before it.
-    this.io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The peer closed the connection.'))
-    this.io.readBuffer.end()
-    this.#report({ type: 'peerClose', code, reason })
-  }
-
-  protocolClose(code: number): void {
-    this.io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The connection is closing after a protocol error.'))
-    this.#report({ type: 'protocolClose', code })
-  }
-
-  error(error: WsStreamError): void {
-    this.#report({ type: 'socketError', error })
-  }
-
-  closed(code: number, reason: string, wasClean: boolean): void {
-    this.#socketClosed = true
-    this.#report({ type: 'socketClosed', code, reason, wasClean })
-  }
-
-  /** The actor ended or was stopped: detach, and if the socket is still up, take it down. */
-  dispose(): void {
-    const { io, transport } = this
-    transport.detach()
-    io.readBuffer.backpressureListener = undefined
-    io.keepAlive?.stop()
-    if (!this.#socketClosed) {
-      // Stopped from outside (a parent stopped, actor.stop()) or done without the socket's close
-      // event: nothing may be left open or pending.
-      transport.terminate()
-      const gone = new ConnectionResetError('The connection actor stopped before the connection closed.')
-      io.readBuffer.end(gone)
-      io.writeQueue.fail(gone)
-      io.pinger.fail(gone)
-    }
-  }
-}
-
-/** The parts of the connection actor that {@link attachTransport} uses. */
-export interface ConnectionSelf {
-  send(event: ConnectionEvent): void
-  subscribe(observer: { complete?: () => void; error?: (error: unknown) => void }): unknown
-}
-
-/**
- * Connects `transport` to the connection whose context and actor are given, for as long as the actor
- * runs: when it ends or is stopped from outside, the transport is detached and, if its socket is still
- * up, terminated. The body of the machine's `attachTransport` entry action for every transport flavour.
- */
-export function attachTransport(transport: Transport, context: ConnectionContext, self: ConnectionSelf): void {
-  const wiring = new TransportWiring(transport, context.io, context.options.text === 'bytes', self)
-  const dispose = (): void => wiring.dispose()
-  self.subscribe({ complete: dispose, error: dispose })
-  wiring.attach()
-}
-
-/**
- * The `attachTransport` action of a machine whose sockets `toTransport` turns into
- * {@link Transport}s: provide it with `pureConnectionMachine.provide({ actions: { attachTransport: transportAttacher(f) } })`.
- */
-export function transportAttacher(
-  toTransport: (socket: unknown) => Transport,
-): (args: { context: ConnectionContext; self: ConnectionSelf }) => void {
-  return ({ context, self }) => attachTransport(toTransport(context.io.socket), context, self)
-}
-
-function asTransport(socket: unknown): Transport {
-  if (typeof (socket as Transport | undefined)?.attach !== 'function') {
-    throw new TypeError('This connection machine needs a Transport as input.socket; use the package\'s connectionMachine for ws sockets.')
-  }
-  return socket as Transport
-}
 
 /** Starts the keep-alive timers when the connection opens with `keepAlive` on. */
 function startKeepAlive(context: ConnectionContext, self: KeepAliveTarget): void {
@@ -314,7 +196,9 @@ function createContext(input: ConnectionInput): ConnectionContext {
     peerClose: undefined,
     error: undefined,
     readError: undefined,
+    reply: undefined,
     closeTimeout: options.closeTimeout,
+    closeDeadline: Infinity,
     socketWasClean: false,
     unclean: false,
   }
@@ -332,8 +216,42 @@ function closeInfo(context: ConnectionContext): CloseInfo {
   return info
 }
 
-/** The connection machine (pure: its `attachTransport` action expects a {@link Transport} as `input.socket`). */
-export const connectionMachine = setup({
+/** The actor, as the flush watch sees it. */
+interface FlushWatcher {
+  send(event: { type: 'writesFlushed' }): void
+  getSnapshot(): { status: string }
+}
+
+/**
+ * Resolves once every byte the application wrote is in the kernel and a whole turn of the event
+ * loop passed with nothing new written, then tells the actor. The turn lets writes that follow the
+ * end of input in the same job (an answer computed from the whole request, a pipe's last chunks
+ * still passing through a WritableStream's queue) join the queue before we decide.
+ */
+function awaitWritesFlushed(io: ConnectionIO, self: FlushWatcher): void {
+  const check = (): void => {
+    if (self.getSnapshot().status !== 'active') return
+    if (io.writeQueue.buffered === 0) self.send({ type: 'writesFlushed' })
+    else io.writeQueue.flush().then(later, later)
+  }
+  const later = (): void => void setTimeout(check, 0)
+  later()
+}
+
+/**
+ * What a guard looks at. Spelled out because, at this machine's size, TypeScript no longer infers the
+ * parameters of `setup()`'s guards and actions from each other.
+ */
+type Guarded = { context: ConnectionContext }
+
+/** Now, on the clock the close deadline is kept in. */
+const now = (): number => performance.now()
+
+/**
+ * The connection machine, pure: its `attachTransport` entry action must be provided (the package's
+ * `connectionMachine` provides it for ws sockets; `transportAttacher` makes one for any transport).
+ */
+export const pureConnectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
@@ -342,28 +260,58 @@ export const connectionMachine = setup({
     emitted: {} as WsEvent,
   },
   delays: {
-    closeTimeout: ({ context }) => context.closeTimeout,
+    /** What is left of the close handshake's time: counted from the first Close, in every closing state. */
+    closeTimeout: ({ context }) => Math.max(0, context.closeDeadline - now()),
   },
   guards: {
-    noPeerClose: ({ context }) => context.peerClose === undefined,
+    noPeerClose: ({ context }: Guarded) => context.peerClose === undefined,
+    /** `peerClose: 'immediate'`, or a socket that answers a Close by itself (a standard WebSocket). */
+    answersAtOnce: ({ context }: Guarded) => context.options.peerClose === 'immediate' || context.io.transport?.answersCloseItself === true,
+    /** Nothing was ever read and nothing is left to read: a write-only application is done as it is. */
+    writeOnly: ({ context }: Guarded) => {
+      const { readBuffer } = context.io
+      return !context.options.allowHalfOpen && !readBuffer.everRead && readBuffer.queue.length === 0
+    },
+    /** Taking the end of input counts as done unless the application keeps its side open (`allowHalfOpen`). */
+    endOfInputIsDone: ({ context }: Guarded) => !context.options.allowHalfOpen,
+    writesIdle: ({ context }: Guarded) => context.io.writeQueue.buffered === 0,
   },
   actions: {
-    enterState: enqueueActions(({ context, enqueue }, params: { to: State }) => {
-      enqueue.emit({ type: 'state', from: context.state, to: params.to })
-      enqueue.assign({ state: params.to })
-    }),
+    /** The transition to `to`, as an out-of-band `state` event. */
+    reportState: emit(({ context }, params: { to: State }) => ({ type: 'state' as const, from: context.state, to: params.to })),
+    rememberState: assign((_, params: { to: State }) => ({ state: params.to })),
     sendCloseFrame: ({ context, event }) => {
       const io = context.io
       const { code, reason } = event.type === 'close'
         ? { code: event.code ?? 1000, reason: event.reason ?? '' }
         : { code: CLOSE_CODE_ON_TEXT, reason: TEXT_REASON }
+      // RFC 6455 5.5.1: no data frame after our Close, so every accepted byte is handed over first.
       io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The connection is closing.'))
       io.transport?.close(code, reason)
     },
+    /**
+     * Answers the peer's Close (RFC 6455 5.5.1: "the endpoint MUST send a Close frame in response"),
+     * after every accepted byte: with the code the application named, else the peer's own.
+     */
+    sendCloseReply: ({ context }: Guarded) => {
+      const io = context.io
+      const { code, reason } = context.reply ?? context.peerClose!
+      io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The peer closed the connection.'))
+      io.transport?.close(code, reason)
+    },
+    startCloseClock: assign(({ context }) => ({ closeDeadline: now() + context.closeTimeout })),
     rememberLocalClose: assign(({ context, event }) => ({
       initiator: 'local' as const,
       closeTimeout: event.type === 'close' && event.timeout !== undefined ? event.timeout : context.closeTimeout,
     })),
+    /** The application's close() while the peer's Close waits for an answer: its code (if it named one) and deadline. */
+    rememberLocalReply: assign(({ context, event }) => {
+      if (event.type !== 'close') return {}
+      return {
+        reply: event.code === undefined ? undefined : { code: event.code, reason: event.reason ?? '' },
+        closeDeadline: event.timeout === undefined ? context.closeDeadline : Math.min(context.closeDeadline, now() + event.timeout),
+      }
+    }),
     rememberProtocolClose: assign(({ event }) => ({
       initiator: 'local' as const,
       errorClose: event.type === 'protocolClose' ? { code: event.code, reason: '' } : undefined,
@@ -421,8 +369,11 @@ export const connectionMachine = setup({
         : context.error ?? new WsStreamError('The connection was aborted.', 'ERR_WS_ABORTED', { cause: reason })
       return { unclean: true, error }
     }),
-    /** Connects the socket through its transport; the ws and standard machines provide their own. */
-    attachTransport: ({ context, self }) => attachTransport(asTransport(context.io.socket), context, self as unknown as ConnectionSelf),
+    /** Connects the socket through its transport: provided by the package (src/transport/wiring.ts). */
+    attachTransport: (): never => {
+      throw new TypeError('The pure connection machine has no transport: provide its attachTransport action (see transportAttacher), or use connectionMachine.')
+    },
+    awaitWritesFlushed: ({ context, self }) => awaitWritesFlushed(context.io, self as unknown as FlushWatcher),
     startKeepAlive: ({ context, self }) => startKeepAlive(context, self as unknown as KeepAliveTarget),
     stopKeepAlive: ({ context }) => {
       context.io.keepAlive?.stop()
@@ -467,7 +418,7 @@ export const connectionMachine = setup({
       },
     },
     open: {
-      entry: [{ type: 'enterState', params: { to: 'open' } }, 'startKeepAlive'],
+      entry: [{ type: 'reportState', params: { to: 'open' } }, { type: 'rememberState', params: { to: 'open' } }, 'startKeepAlive'],
       exit: 'stopKeepAlive',
       on: {
         close: { target: 'closingSent', actions: ['rememberLocalClose', 'sendCloseFrame'] },
@@ -479,7 +430,7 @@ export const connectionMachine = setup({
       },
     },
     closingSent: {
-      entry: { type: 'enterState', params: { to: 'closingSent' } },
+      entry: [{ type: 'reportState', params: { to: 'closingSent' } }, { type: 'rememberState', params: { to: 'closingSent' } }, 'startCloseClock'],
       after: {
         closeTimeout: { target: 'closed', actions: ['rememberCloseTimeout', 'terminateSocket'] },
       },
@@ -493,22 +444,59 @@ export const connectionMachine = setup({
         ],
       },
     },
+    // Ordered close: the peer's Close is our end of input (reads return every byte before it, then
+    // null). The connection is half closed: the application may still write, and our answering Close
+    // goes once it is done, after every byte it wrote.
     closingReceived: {
-      entry: { type: 'enterState', params: { to: 'closingReceived' } },
-      after: {
-        closeTimeout: { target: 'closed', actions: ['rememberCloseTimeout', 'terminateSocket'] },
-      },
+      entry: [{ type: 'reportState', params: { to: 'closingReceived' } }, { type: 'rememberState', params: { to: 'closingReceived' } }, 'startCloseClock'],
+      initial: 'finishing',
       on: {
         socketClosed: { target: 'closed', actions: 'rememberSocketClosed' },
+      },
+      states: {
+        /** The application may still read what came before the Close, and write. */
+        finishing: {
+          always: [
+            { guard: 'answersAtOnce', target: 'replySent', actions: 'sendCloseReply' },
+            { guard: 'writeOnly', target: 'replySent', actions: 'sendCloseReply' },
+          ],
+          after: {
+            closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'sendCloseReply', 'terminateSocket'] },
+          },
+          on: {
+            close: { target: 'replySent', actions: ['rememberLocalReply', 'sendCloseReply'] },
+            inputTaken: { guard: 'endOfInputIsDone', target: 'flushing' },
+          },
+        },
+        /** The application took the end of input: our answer waits for what it wrote to reach the kernel. */
+        flushing: {
+          entry: 'awaitWritesFlushed',
+          after: {
+            closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'sendCloseReply', 'terminateSocket'] },
+          },
+          on: {
+            writesFlushed: [
+              { guard: 'writesIdle', target: 'replySent', actions: 'sendCloseReply' },
+              { target: 'flushing', reenter: true },
+            ],
+            close: { target: 'replySent', actions: ['rememberLocalReply', 'sendCloseReply'] },
+          },
+        },
+        /** Our Close went: the peer closes the TCP connection. */
+        replySent: {
+          after: {
+            closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'terminateSocket'] },
+          },
+        },
       },
     },
     closed: {
       type: 'final',
-      entry: [{ type: 'enterState', params: { to: 'closed' } }, 'settleIo', 'reportClosed'],
+      entry: [{ type: 'reportState', params: { to: 'closed' } }, { type: 'rememberState', params: { to: 'closed' } }, 'settleIo', 'reportClosed'],
     },
   },
   output: ({ context }) => closeInfo(context),
 })
 
 /** The connection machine's actor logic type. */
-export type ConnectionMachine = typeof connectionMachine
+export type ConnectionMachine = typeof pureConnectionMachine

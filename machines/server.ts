@@ -23,7 +23,7 @@
  * @module
  */
 import { assertEvent, assign, createActor, enqueueActions, setup, type ActorRefFrom, type AnyActorRef, type SnapshotFrom } from 'xstate'
-import { connectionMachine, type CloseInfo, type ConnectionInput, type State } from './connection.js'
+import { pureConnectionMachine as connectionMachine, type CloseInfo, type ConnectionInput, type State } from './connection.js'
 
 /** The drain's outcome: `server.close()`'s value and the `stopped` state's output. */
 export interface DrainReport {

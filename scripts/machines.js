@@ -11,7 +11,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { connectionMachine } from '../dist/machines/connection.js'
+import { pureConnectionMachine as connectionMachine } from '../dist/machines/connection.js'
 import { serverMachine } from '../dist/machines/server.js'
 
 const repository = join(dirname(fileURLToPath(import.meta.url)), '..')

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { connectionMachine as pureConnectionMachine, transportAttacher } from '../machines/connection.js'
+import { pureConnectionMachine } from '../machines/connection.js'
+import { transportAttacher } from './transport/wiring.js'
 import { wsTransport } from './transport/ws.js'
 import type { WebSocket } from 'ws'
 

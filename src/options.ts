@@ -8,6 +8,9 @@ import type { InspectionEvent } from 'xstate'
 /** What happens to a text message from the peer. */
 export type TextPolicy = 'reject' | 'bytes'
 
+/** When the peer's Close is answered: once the application is done (`'ordered'`), or on arrival. */
+export type PeerClosePolicy = 'ordered' | 'immediate'
+
 /** Ping the peer every `interval` ms; terminate the connection if no pong comes within `timeout` ms. */
 export interface KeepAliveOptions {
   interval: number
@@ -37,6 +40,22 @@ export interface WsStreamOptions {
   closeTimeout?: number
   /** Ping the peer and terminate it when it stops answering (default false: off). */
   keepAlive?: KeepAliveOptions | false
+  /**
+   * `'ordered'` (default): the peer's Close is the end of input, in stream order (like a TCP FIN):
+   * reads return every byte that came before it, then `null`; writes are still accepted, and our
+   * answering Close goes after them once the application is done — it calls `close()`, ends an
+   * adapter, or takes the end of input (a read returns `null`) with its writes flushed; at once if it
+   * never reads. `'immediate'`: answered on arrival, and writes are refused from then on.
+   * `closeTimeout` caps both. A standard WebSocket answers by itself: `'immediate'` only.
+   */
+  peerClose?: PeerClosePolicy
+  /**
+   * After the peer's Close, taking the end of input does not count as done (as `allowHalfOpen` on a
+   * `net.Socket`): the application answers with `close()` or by ending an adapter, whenever it has
+   * finished writing (`closeTimeout` still caps it). For request/answer programs that compute their
+   * answer asynchronously after the end of input. Default false.
+   */
+  allowHalfOpen?: boolean
   /** Passed to XState's `createActor`: sees every event and snapshot of the connection actor. */
   inspect?: (event: InspectionEvent) => void
   /** The actor's id (and system id); a random one when not given. */
@@ -52,6 +71,8 @@ export interface ResolvedOptions {
   coalesce: boolean
   closeTimeout: number
   keepAlive: KeepAliveOptions | false
+  peerClose: PeerClosePolicy
+  allowHalfOpen: boolean
 }
 
 /** The defaults, exported so docs and tests can name them. */
@@ -63,6 +84,8 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   coalesce: true,
   closeTimeout: 5000,
   keepAlive: false,
+  peerClose: 'ordered',
+  allowHalfOpen: false,
 })
 
 function positive(name: string, value: unknown, allowZero = false): number {
@@ -77,6 +100,9 @@ export function resolveOptions(options: WsStreamOptions = {}): ResolvedOptions {
   const o = { ...defaultOptions, ...stripUndefined(options) }
   if (o.text !== 'reject' && o.text !== 'bytes') {
     throw new TypeError(`text must be 'reject' or 'bytes', got ${String(o.text)}`)
+  }
+  if (o.peerClose !== 'ordered' && o.peerClose !== 'immediate') {
+    throw new TypeError(`peerClose must be 'ordered' or 'immediate', got ${String(o.peerClose)}`)
   }
   let keepAlive: KeepAliveOptions | false = false
   if (o.keepAlive) {
@@ -93,6 +119,8 @@ export function resolveOptions(options: WsStreamOptions = {}): ResolvedOptions {
     coalesce: Boolean(o.coalesce),
     closeTimeout: positive('closeTimeout', o.closeTimeout, true),
     keepAlive,
+    peerClose: o.peerClose,
+    allowHalfOpen: Boolean(o.allowHalfOpen),
   }
 }
 

@@ -6,20 +6,37 @@
  */
 import { ByteQueue } from './byte-queue.js'
 
+/** Who hears about a {@link ReadBuffer}: the connection's transport wiring. */
+export interface ReadBufferListener {
+  backpressure(full: boolean): void
+  inputTaken(): void
+}
+
 /** Received bytes, shared by the transport (which pushes) and the stream façade (which reads). */
 export class ReadBuffer {
   /** The unread bytes. Readers take from it directly and then call {@link consumed}. */
   readonly queue = new ByteQueue()
   /** Unread bytes above which the socket is paused. */
   readonly highWaterMark: number
-  /** Told when the buffer crosses its marks: `true` to pause the socket, `false` to resume it. */
-  backpressureListener: { backpressure(full: boolean): void } | undefined
+  /**
+   * Told when the buffer crosses its marks (`true` to pause the socket, `false` to resume it) and when
+   * the application took the end of input.
+   */
+  listener: ReadBufferListener | undefined
+  /** True once a reader has taken bytes or waited for them: an application that reads. */
+  everRead = false
+  /**
+   * An adapter reads on the application's behalf and ahead of it (a Duplex, a codec): a read that
+   * returns `null` then is not the application taking the end; the adapter reports that itself.
+   */
+  readAhead = false
   bytesIn = 0
   messagesIn = 0
   /** How many times the buffer has paused the socket. */
   pauses = 0
 
   #ended = false
+  #endTaken = false
   #error: Error | undefined
   #paused = false
   #waiters: Array<() => void> = []
@@ -50,7 +67,7 @@ export class ReadBuffer {
     if (!this.#paused && this.queue.length > this.highWaterMark) {
       this.#paused = true
       this.pauses++
-      this.backpressureListener?.backpressure(true)
+      this.listener?.backpressure(true)
     }
   }
 
@@ -72,22 +89,45 @@ export class ReadBuffer {
     return error
   }
 
+  /**
+   * A reader reached the end (nothing buffered, input ended): throws the end's error once if there
+   * is one, else returns `null`, and tells the listener the application took the end (unless an
+   * adapter reads ahead, see {@link readAhead}).
+   */
+  takeEnd(): null {
+    if (!this.readAhead) this.consumerTookEnd()
+    const error = this.takeError()
+    if (error) throw error
+    return null
+  }
+
+  /** The application (or, behind an adapter, the adapter's own consumer) took the end of input. */
+  consumerTookEnd(): void {
+    this.everRead = true
+    if (this.#endTaken || !this.#ended) return
+    this.#endTaken = true
+    this.listener?.inputTaken()
+  }
+
   /** Readers call this after taking bytes: below half the mark the socket is resumed. */
   consumed(): void {
+    this.everRead = true
     if (this.#paused && this.queue.length <= this.highWaterMark / 2) {
       this.#paused = false
-      this.backpressureListener?.backpressure(false)
+      this.listener?.backpressure(false)
     }
   }
 
   /** Resolves when there are bytes to read or input has ended. */
   wait(): Promise<void> {
+    this.everRead = true
     if (this.queue.length > 0 || this.#ended) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))
   }
 
   /** Resolves at the next push or at the end of input (at once if input has ended). */
   next(): Promise<void> {
+    this.everRead = true
     if (this.#ended) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))
   }

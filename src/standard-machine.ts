@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { connectionMachine as pureConnectionMachine, transportAttacher } from '../machines/connection.js'
+import { pureConnectionMachine } from '../machines/connection.js'
+import { transportAttacher } from './transport/wiring.js'
 import { standardTransport, type StandardWebSocket } from './transport/standard.js'
 
 /**

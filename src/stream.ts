@@ -5,7 +5,7 @@
  */
 import type { WebSocket } from 'ws'
 import { createActor, type Actor, type ActorRefFrom } from 'xstate'
-import type { CloseInfo, ConnectionIO, connectionMachine, State, WsEvent } from '../machines/connection.js'
+import type { CloseInfo, ConnectionIO, pureConnectionMachine, State, WsEvent } from '../machines/connection.js'
 import type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
 import { createReadableStream, createWritableStream } from './adapters/web.js'
 import { concat, utf8 } from './bytes.js'
@@ -19,7 +19,7 @@ import type { StandardWebSocket } from './transport/standard.js'
 // ws sockets and toDuplex() come from src/node.ts through src/socket-kinds.ts.
 
 /** A running connection actor: the one a WsStream creates, or a spawned child of another machine. */
-export type ConnectionActor = Actor<typeof connectionMachine> | ActorRefFrom<typeof connectionMachine>
+export type ConnectionActor = Actor<typeof pureConnectionMachine> | ActorRefFrom<typeof pureConnectionMachine>
 
 /** Byte and message counters of one connection. */
 export interface WsStreamStats {
@@ -63,6 +63,13 @@ export interface WsEventIterator extends AsyncIterableIterator<WsEvent> {
 /** A handler of one type of {@link WsEvent}. */
 export type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, { type: T }>) => void
 
+/**
+ * @internal For adapters that read on the application's behalf and ahead of it (a Duplex, a codec):
+ * marks `stream` as read that way, so its own reads reaching the end do not count as the application
+ * taking the end of input (ordered close). Returns what the adapter calls once its consumer has.
+ */
+export let readAhead: (stream: WsStream) => () => void
+
 let adopting: ConnectionActor | undefined
 let forcedKind: SocketKind | undefined
 
@@ -72,6 +79,14 @@ let forcedKind: SocketKind | undefined
  * actor (`stream.actor`) whose transitions and protocol happenings are out-of-band events.
  */
 export class WsStream implements AsyncIterable<Uint8Array> {
+  static {
+    readAhead = (stream) => {
+      const buffer = stream.#io.readBuffer
+      buffer.readAhead = true
+      return () => buffer.consumerTookEnd()
+    }
+  }
+
   /** The connection actor: subscribe to it, inspect it, or embed its machine in your own. */
   readonly actor: ConnectionActor
   /** Resolves with how the connection ended; never rejects. */
@@ -100,7 +115,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
     }
     this.actor = actor
     this.closed = settledClose(actor)
-    if (adopting === undefined) (actor as Actor<typeof connectionMachine>).start()
+    if (adopting === undefined) (actor as Actor<typeof pureConnectionMachine>).start()
     const { context } = actor.getSnapshot()
     this.#io = context.io
     this.#highWaterMark = context.options.readHighWaterMark
@@ -132,7 +147,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   /** The connection's state: `connecting`, `open`, `closingSent`, `closingReceived` or `closed`. */
   get state(): State {
     const snapshot = this.actor.getSnapshot()
-    return snapshot.status === 'active' ? (snapshot.value as State) : 'closed'
+    return snapshot.status === 'active' ? topState(snapshot.value) : 'closed'
   }
 
   /** Counters of bytes and messages. */
@@ -160,9 +175,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
         buffer.consumed()
         return bytes
       }
-      const error = buffer.takeError()
-      if (error) throw error
-      if (buffer.ended) return null
+      if (buffer.ended) return buffer.takeEnd()
       await buffer.wait()
     }
   }
@@ -225,9 +238,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
         const rest = [...parts, ...queue.drain()]
         buffer.consumed()
         if (rest.length > 0) return rest.length === 1 ? rest[0]! : concat(rest)
-        const error = buffer.takeError()
-        if (error) throw error
-        return null
+        return buffer.takeEnd()
       }
       // A delimiter may straddle the last needleLength-1 bytes and the next chunk: rescan from there.
       const keep = needleLength - 1
@@ -250,9 +261,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
     const buffer = this.#io.readBuffer
     for (;;) {
       if (buffer.queue.length > 0) return buffer.queue.peek()
-      const error = buffer.takeError()
-      if (error) throw error
-      if (buffer.ended) return null
+      if (buffer.ended) return buffer.takeEnd()
       await buffer.wait()
     }
   }
@@ -291,12 +300,22 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * within `timeout` (default `closeTimeout`) at the latest. Rejects only for an invalid code or
    * reason (`InvalidCloseCodeError`; over a standard WebSocket only 1000 and 3000–4999 may be sent),
    * and then the stream stays open.
+   *
+   * After the peer's Close (state `closingReceived`) this is our answer: it goes after every accepted
+   * byte, with `code` and `reason` when given, else echoing the peer's.
+   *
+   * @param code The close code (default 1000; the peer's own when answering its Close).
+   * @param reason The close reason, at most 123 UTF-8 bytes.
    */
-  async close(code = 1000, reason = '', { timeout }: CloseOptions = {}): Promise<CloseInfo> {
-    assertCloseFrame(code, reason)
-    this.#io.transport?.assertCloseFrame?.(code, reason)
+  async close(code?: number, reason?: string, { timeout }: CloseOptions = {}): Promise<CloseInfo> {
+    assertCloseFrame(code ?? 1000, reason ?? '')
+    this.#io.transport?.assertCloseFrame?.(code ?? 1000, reason ?? '')
     if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`close timeout must be >= 0, got ${String(timeout)}`)
-    this.actor.send({ type: 'close', code, reason, ...(timeout !== undefined ? { timeout } : {}) })
+    this.actor.send({
+      type: 'close',
+      ...(code !== undefined ? { code, reason: reason ?? '' } : reason !== undefined ? { code: 1000, reason } : {}),
+      ...(timeout !== undefined ? { timeout } : {}),
+    })
     return this.closed
   }
 
@@ -349,6 +368,11 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) yield chunk
   }
+}
+
+/** The top-level state of a machine state value (`{ closingReceived: 'flushing' }` is `closingReceived`). */
+function topState(value: string | Record<string, unknown>): State {
+  return (typeof value === 'string' ? value : Object.keys(value)[0]) as State
 }
 
 function settledClose(actor: ConnectionActor): Promise<CloseInfo> {

@@ -4,8 +4,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { createActor, toPromise } from 'xstate'
-import { connectionMachine, type Transport, type TransportSink } from '../machines/connection.js'
-import { canAccept, countConnections, serverMachine } from '../machines/server.js'
+import { pureConnectionMachine, type Transport, type TransportSink } from '../machines/connection.js'
+import { canAccept, countConnections, serverMachine as pureServerMachine } from '../machines/server.js'
+import { asTransport, transportAttacher } from '../src/transport/wiring.js'
+
+// The pure machines run here on Transports given directly as the socket.
+const connectionMachine = pureConnectionMachine.provide({ actions: { attachTransport: transportAttacher(asTransport) } })
+const serverMachine = pureServerMachine.provide({ actors: { connection: connectionMachine } })
 
 /** An in-memory peer: answers our Close like a well-behaved endpoint unless `deaf`. */
 function fakeTransport({ deaf = false } = {}) {

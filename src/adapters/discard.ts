@@ -13,7 +13,8 @@ import type { CloseInfo } from '../../machines/connection.js'
 import type { WsStream } from '../stream.js'
 
 /**
- * Sends our Close (`code`, `reason`) and discards incoming bytes until the end of the stream.
+ * Sends our Close (`code`, `reason`; when no code is given, 1000, or after the peer's Close an echo
+ * of it) and discards incoming bytes until the end of the stream.
  * Resolves with how the connection ended; rejects only for an invalid code or reason
  * (`InvalidCloseCodeError`), and then nothing is closed or dropped.
  *
@@ -25,8 +26,8 @@ import type { WsStream } from '../stream.js'
  */
 export async function closeAndDiscard(
   stream: WsStream,
-  code = 1000,
-  reason = '',
+  code?: number,
+  reason?: string,
   pendingRead?: Promise<unknown>,
 ): Promise<CloseInfo> {
   const closing = stream.close(code, reason)

@@ -1,13 +1,17 @@
 /**
  * A Node.js `Duplex` over a {@link WsStream}: `stream.toDuplex()`.
  *
- * - `end()` flushes, then sends Close 1000; the readable side keeps delivering the peer's
- *   bytes until its Close arrives, then ends.
+ * - `end()` flushes, then sends Close 1000 (or, after the peer's Close, our answer to it); the
+ *   readable side keeps delivering the peer's bytes until its Close arrives, then ends.
+ * - The peer's Close is the readable side's end, in stream order, like a TCP FIN. With
+ *   `allowHalfOpen: false` (Node's default, and the stream's) the writable side is ended once the
+ *   consumer has taken that end, so what was written before goes out, then our answer. With
+ *   `allowHalfOpen: true` it stays open until you `end()` it (the stream's `closeTimeout` still caps it).
  * - `destroy()` without an error, or with Node's `AbortError` (what leaving a `for await` loop
  *   does), closes cleanly with 1000 and drops whatever the peer still sends; `destroy(err)` with
  *   any other error aborts the connection (1006) and emits `err`.
- * - `'error'` is emitted for real faults only (a reset, a write that could not be delivered),
- *   never for a clean close. `closeInfo` says how the connection ended.
+ * - `'error'` is emitted for real faults only (a reset, a protocol error, a write that could not be
+ *   delivered), never for a clean close by either side. `closeInfo` says how the connection ended.
  * - Bytes are pulled from the stream only while the Duplex's own readable buffer is below its
  *   `readableHighWaterMark`, so a slow consumer pauses the socket.
  *
@@ -15,7 +19,7 @@
  */
 import { Duplex } from 'node:stream'
 import type { CloseInfo } from '../../machines/connection.js'
-import type { WsStream } from '../stream.js'
+import { readAhead, type WsStream } from '../stream.js'
 import { closeAndDiscard } from './discard.js'
 
 /** Options of {@link createDuplex} (`stream.toDuplex(options)`). */
@@ -27,6 +31,11 @@ export interface DuplexOptions {
   readableHighWaterMark?: number
   /** Bytes the writable side buffers before `write()` returns false (Node's default when not given). */
   writableHighWaterMark?: number
+  /**
+   * Keep the writable side open after the readable side ended (the peer's Close), until `end()`
+   * (default: the stream's `allowHalfOpen` option, false unless set).
+   */
+  allowHalfOpen?: boolean
 }
 
 /** The Duplex that {@link createDuplex} returns: a Node `Duplex` plus the stream and its close info. */
@@ -43,14 +52,17 @@ export class WsDuplex extends Duplex {
    * @param options Buffer sizes of the two sides.
    */
   constructor(stream: WsStream, options: DuplexOptions = {}) {
+    const allowHalfOpen = options.allowHalfOpen ?? stream.actor.getSnapshot().context.options.allowHalfOpen
     super({
-      // A WebSocket cannot stay half open once the peer's Close arrived: ws has echoed it.
-      allowHalfOpen: false,
+      allowHalfOpen,
       ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
       ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
     })
     this.stream = stream
     this.closeInfo = stream.closed
+    // The Duplex reads ahead of its consumer: the end counts as taken once the consumer saw 'end'.
+    const tookEnd = readAhead(stream)
+    if (!allowHalfOpen) this.once('end', tookEnd)
   }
 
   override _read(): void {
@@ -87,7 +99,7 @@ export class WsDuplex extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     // Flush first so that bytes that could not be delivered are an error here, not silence.
     this.stream.flush().then(() => {
-      void this.stream.close(1000)
+      void this.stream.close()
       callback()
     }, callback)
   }
@@ -100,7 +112,7 @@ export class WsDuplex extends Duplex {
     }
     // A consumer that stops reading still gets a clean close. Node destroys with an AbortError
     // when a `for await` loop is left early (or ends while the writable side is open): not a fault.
-    closeAndDiscard(this.stream, 1000, '', this.#reading).then(() => callback(), callback)
+    closeAndDiscard(this.stream, undefined, undefined, this.#reading).then(() => callback(), callback)
   }
 }
 

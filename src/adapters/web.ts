@@ -10,7 +10,7 @@
  * - `readable.cancel()` closes with 1000, `readable.cancel({ code, reason })` with that code;
  *   either way the peer's remaining bytes are dropped so the handshake can finish.
  * - `writable.close()` flushes, then closes with 1000 (the readable side keeps delivering the
- *   peer's bytes until its Close).
+ *   peer's bytes until its Close), or, after the peer's Close, answers it.
  * - `writable.abort({ code, reason })` closes with that code; `writable.abort(anythingElse)`
  *   drops the connection (1006).
  *
@@ -69,8 +69,8 @@ export function createReadableStream(stream: WsStream): ReadableStream<Uint8Arra
     },
     async cancel(reason) {
       cancelled = true
-      const { code, reason: text = '' } = isCloseRequest(reason) ? reason : { code: 1000 }
-      await closeAndDiscard(stream, code, text, reading)
+      const request = isCloseRequest(reason) ? reason : undefined
+      await closeAndDiscard(stream, request?.code, request ? (request.reason ?? '') : undefined, reading)
     },
   }) as ReadableStream<Uint8Array<ArrayBuffer>>
 }
@@ -90,7 +90,7 @@ export function createWritableStream(stream: WsStream): WritableStream<Uint8Arra
     async close() {
       // Flush first so that bytes that could not be delivered reject close(), not vanish.
       await stream.flush()
-      void stream.close(1000)
+      void stream.close()
     },
     abort(reason) {
       if (isCloseRequest(reason)) {

@@ -6,7 +6,7 @@
 import type { CloseInfo } from '../../machines/connection.js'
 import { closeAndDiscard } from '../adapters/discard.js'
 import { MessageTooLargeError, UnexpectedEofError } from '../errors.js'
-import type { CloseOptions, WsStream } from '../stream.js'
+import { readAhead, type CloseOptions, type WsStream } from '../stream.js'
 import type { Codec, Decoded } from './codec.js'
 
 /** Items over a stream: what {@link framed} returns. */
@@ -43,6 +43,8 @@ export function framed<T>(stream: WsStream, codec: Codec<T>): Framed<T> {
   if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError(`codec.maxEncodedLength must be a whole number > 0, got ${String(limit)}`)
   const pending = new Gather(limit)
   let finished = false
+  // Items are decoded ahead of the consumer: the end of input counts as taken when its loop ends.
+  const tookEnd = readAhead(stream)
 
   /** The peer sent what the codec refuses: close with a code that says why, drop the rest, throw. */
   function refuse(error: unknown): never {
@@ -119,9 +121,11 @@ export function framed<T>(stream: WsStream, codec: Codec<T>): Framed<T> {
     try {
       yield* items()
       finished = true
+      tookEnd()
     } catch (error) {
       // After an error the position in the byte stream is lost: no later loop may resume.
       finished = true
+      if (error instanceof UnexpectedEofError) tookEnd()
       throw error
     }
   }

@@ -130,6 +130,8 @@ export function standardTransport(socket: StandardWebSocket): Transport {
   return {
     // The WebSocket standard copies the bytes of a BufferSource inside send().
     copiesOnSend: true,
+    // The platform answers the peer's Close itself, at once: the connection is 'immediate' here.
+    answersCloseItself: true,
     get isOpen() {
       return socket.readyState === OPEN
     },

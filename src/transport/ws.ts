@@ -2,9 +2,12 @@
  * The transport over a `ws` WebSocket.
  *
  * ws has no public event for "the peer's Close frame arrived": its receiver sets
- * `_closeFrameReceived` and echoes by calling the instance's own `close(code, reason)`. We wrap
- * that method on the instance to see the frame before the echo goes out, and check at creation
- * that the fields we rely on exist, so a ws upgrade that changes them fails loudly.
+ * `_closeFrameReceived` and echoes at once by calling the instance's own `close(code, reason)`. We
+ * wrap that method on the instance to see the frame, and hold the echo: the connection machine
+ * answers once the application is done (ordered close), through {@link Transport.close}. ws keeps
+ * sending our data meanwhile (the socket is still OPEN for it), and a ws peer that sent its Close
+ * keeps receiving it (ws delivers messages in CLOSING). We check at creation that the fields we rely
+ * on exist, so a ws upgrade that changes them fails loudly.
  *
  * @module
  */
@@ -159,7 +162,9 @@ class WsTransport implements Transport {
 
   close(code: number, reason: string): void {
     this.closingByUs = true
-    this.#ws.close(code, reason)
+    // 1005 ("no status") never travels in a frame: the answer to a Close without a code has none either.
+    if (code === 1005) this.#ws.close()
+    else this.#ws.close(code, reason)
   }
 
   terminate(): void {
@@ -179,14 +184,21 @@ class WsTransport implements Transport {
   }
 }
 
-/** Stands in for an attached socket's close(): sees the peer's Close, or ws closing on a protocol error, before it goes out. */
+/**
+ * Stands in for an attached socket's close(): sees the peer's Close (and holds ws's echo of it unless
+ * we closed first), or ws closing on a protocol error, before anything goes out.
+ */
 function detectCloseFrame(this: AttachedSocket, code?: number, reason?: string | Buffer): void {
   const transport = this[kTransport]
   const ownClose = transport?.ownClose ?? (Object.getPrototypeOf(this) as WebSocket).close
   if (transport?.sink) {
     if (this._closeFrameReceived && !transport.peerCloseSeen) {
       transport.peerCloseSeen = true
+      const closingByUs = transport.closingByUs
       transport.sink.peerClose(code ?? 1005, reason === undefined ? '' : reason.toString())
+      // Our Close went first: ws's call completes the handshake (it ends the TCP connection). Else
+      // this is ws's echo, held until the machine answers (it may have already, from within peerClose).
+      if (!closingByUs) return
     } else if (!transport.closingByUs && !this._closeFrameSent && this.readyState === OPEN) {
       transport.protocolCloseCode = code ?? 1002
       transport.sink.protocolClose(transport.protocolCloseCode)
