@@ -126,6 +126,29 @@ t.test('python3-websockets interop', { skip }, async (t) => {
       await peer.exited
     })
 
+    if (closer === 'python') {
+      t.test('ordered close: a Python client sends 4 MiB and its Close at once; our echo server returns all of it before answering', async (t) => {
+        const server = new WsStreamServer({ port: 0, host: '127.0.0.1', maxPayload: 2 * 1024 * 1024 })
+        await server.listening
+        t.teardown(() => server.close({ timeout: 1000 }))
+        const port = (server.address() as { port: number }).port
+        const size = 4 * 1024 * 1024
+        const served = new Promise<CloseInfo>((resolve) => {
+          server.once('connection', async (stream) => {
+            for await (const chunk of stream) await stream.write(chunk)
+            resolve(await stream.closed)
+          })
+        })
+        const peer = startPeer(t, ['sendclose', `ws://127.0.0.1:${port}`, String(size), '4005', 'done ✓'])
+        const theirs = await peer.line<PeerResult>()
+        t.equal(theirs.receivedBytes, size, 'Python got every byte back')
+        t.equal(theirs.received, theirs.sent, 'sha256 of the echo equals what it sent')
+        t.same({ code: theirs.closeCode, reason: theirs.closeReason }, { code: 4005, reason: 'done ✓' }, 'our answer echoed its code and reason')
+        t.match(await served, { code: 4005, reason: 'done ✓', wasClean: true, initiator: 'remote' }, 'our CloseInfo')
+        await peer.exited
+      })
+    }
+
     t.test(`our client exchanges 10 MiB both ways with a Python server; ${closer === 'us' ? 'we close' : 'it closes'}, and both see the code and reason`, async (t) => {
       const code = closer === 'python' ? 4003 : 4004
       const reason = closer === 'python' ? 'server says bye' : 'client says bye ✓'

@@ -49,9 +49,12 @@ Options:
   -h, --help               this text
   --version                the version
 
-WebSocket has no half-close: when stdin ends, connect flushes it and sends Close 1000, and the
-peer's bytes still in flight after its Close are lost. SIGINT/SIGTERM close gracefully (listen:
-drain every connection with 1001); a second one exits at once.
+A Close works as a half-close (a TCP FIN), in both directions: when stdin ends, connect flushes
+it and sends Close 1000, and keeps writing the peer's bytes to stdout until the peer's Close. On
+listen, a peer's Close ends the command's stdin (--exec) or the TCP connection's sending side
+(--to), and our Close follows once the command's stdout or the service's side has ended, after
+every byte of it. SIGINT/SIGTERM close gracefully (listen: drain every connection with 1001); a
+second one exits at once.
 
 Exit status:
   0     connect: closed with 1000; listen: stopped by a signal after the drain

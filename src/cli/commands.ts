@@ -27,10 +27,11 @@ function drained(output: Writable): Promise<void> {
 }
 
 /**
- * Joins `stream` to a byte source and sink: the peer's bytes go to `output` (ended when the
- * peer's Close arrives), `input`'s bytes go to the peer; when `input` ends, the connection is
- * flushed and closed with 1000. Resolves with how the connection ended, once `output` has
- * everything. `input` is destroyed if the connection ends first.
+ * Joins `stream` to a byte source and sink, half-close by half-close: the peer's bytes go to
+ * `output`, which is ended when the peer's Close arrives (a FIN for a TCP socket, EOF for a
+ * command's stdin); `input`'s bytes go to the peer, and when `input` ends the connection is flushed
+ * and closed — our first Close, or our answer to the peer's (echoing its code). Resolves with how
+ * the connection ended, once `output` has everything. `input` is destroyed if the connection ends first.
  */
 export async function bridge(stream: WsStream, input: Readable, output: Writable): Promise<CloseInfo> {
   output.on('error', () => {}) // a sink that went away (EPIPE, a reset TCP peer) just stops the copy
@@ -52,7 +53,7 @@ export async function bridge(stream: WsStream, input: Readable, output: Writable
     try {
       for await (const chunk of input) await stream.write(chunk as Buffer)
       await stream.flush()
-      await stream.close(1000)
+      await stream.close()
     } catch {
       // The connection closed first (the write rejected) or input was destroyed because of it.
     }
@@ -125,7 +126,9 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
     port: options.port,
     host: options.host,
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    stream: { closeTimeout: options.closeTimeout, text: options.text },
+    // A bridge answers the peer's Close once the command or service behind it is done, not when
+    // their input ends: they may answer only then (sha256sum, an HTTP/1.0 server).
+    stream: { closeTimeout: options.closeTimeout, text: options.text, allowHalfOpen: options.mode.type !== 'echo' },
   })
   try {
     await server.listening
@@ -182,7 +185,7 @@ async function serve(stream: WsStream, options: ListenCommand, label: string, re
   if (mode.type === 'echo') {
     try {
       for (let chunk; (chunk = await stream.read()) !== null;) await stream.write(chunk)
-      await stream.close(1000)
+      await stream.close()
     } catch {
       // The peer closed or reset first; stream.closed says how.
     }

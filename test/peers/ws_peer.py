@@ -2,6 +2,10 @@
 
     ws_peer.py client URL SIZE CLOSER CODE REASON
     ws_peer.py server SIZE CLOSER CODE REASON      (prints {"port": N} first)
+    ws_peer.py sendclose URL SIZE CODE REASON
+
+sendclose: sends SIZE random bytes and its Close at once, without waiting for anything, and reads
+what comes back until the other side's Close (the ordered-close test: an echo returns everything).
 
 Sends SIZE random bytes (binary messages of 64 KiB) while receiving SIZE bytes. CLOSER is 'me'
 (this peer closes with CODE/REASON once both directions are done) or 'them' (it waits for the
@@ -61,9 +65,46 @@ async def exchange(ws, size, closer, code, reason):
     }
 
 
+async def send_then_close(url, size, code, reason):
+    sent_hash, recv_hash = hashlib.sha256(), hashlib.sha256()
+    received = 0
+    async with websockets.connect(url, max_size=2 ** 21) as ws:
+
+        async def recv():
+            nonlocal received
+            try:
+                while True:
+                    data = await ws.recv()
+                    recv_hash.update(data)
+                    received += len(data)
+            except websockets.ConnectionClosed:
+                pass
+
+        reading = asyncio.ensure_future(recv())
+        left = size
+        while left > 0:
+            data = os.urandom(min(CHUNK, left))
+            sent_hash.update(data)
+            await ws.send(data)
+            left -= len(data)
+        await ws.close(code=code, reason=reason)
+        await reading
+        return {
+            "sent": sent_hash.hexdigest(),
+            "received": recv_hash.hexdigest(),
+            "receivedBytes": received,
+            "closeCode": ws.close_code,
+            "closeReason": ws.close_reason,
+            "version": websockets.__version__,
+        }
+
+
 async def main():
     role = sys.argv[1]
-    if role == "client":
+    if role == "sendclose":
+        url, size, code, reason = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+        print(json.dumps(await send_then_close(url, size, code, reason)), flush=True)
+    elif role == "client":
         url, size, closer, code, reason = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6]
         async with websockets.connect(url, max_size=2 ** 21) as ws:
             result = await exchange(ws, size, closer, code, reason)
