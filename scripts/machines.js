@@ -88,7 +88,9 @@ export function mermaid(json) {
       }
       if (inPlace.length > 0) lines.push(`${indent}note right of ${id} : handles in place: ${[...new Set(inPlace)].join(', ')}`)
     }
-    // Transitions on a parent leave every one of its children that can still move.
+    // The root's own transitions leave every top-level state that can still move. A compound state's
+    // own transitions are drawn once, from its box, by the loop above.
+    if (node !== json) return
     for (const transition of node.transitions ?? []) {
       if ((transition.target ?? []).length === 0) continue
       for (const child of children) {
