@@ -8,7 +8,7 @@
  *
  * closingReceived (ordered close: the peer's Close is our end of input, like a TCP FIN)
  *   finishing ──inputTaken──▶ flushing ──writesFlushed──▶ replySent
- *       └────────────close / write-only / peerClose 'immediate'────────▲
+ *       └─────────close / not reading / peerClose 'immediate'──────────▲
  * ```
  *
  * Pure: no socket library is imported here and nothing touches I/O directly. The socket is reached
@@ -133,6 +133,8 @@ export interface ConnectionContext {
   /** A Close we sent because of an error (protocol error, text), which names the close if the peer's never comes. */
   errorClose: { code: number; reason: string } | undefined
   peerClose: { code: number; reason: string } | undefined
+  /** When the peer's Close came, the application had nothing left to read and was not reading. */
+  idleAtPeerClose: boolean
   error: WsStreamError | undefined
   /** The error reads reject with once buffered bytes are consumed (a cut stream), if any. */
   readError: WsStreamError | undefined
@@ -150,7 +152,8 @@ export interface ConnectionContext {
 export type ConnectionEvent =
   | { type: 'socketOpen' }
   | { type: 'socketClosed'; code: number; reason: string; wasClean: boolean }
-  | { type: 'peerClose'; code: number; reason: string }
+  /** The peer's Close frame; `idle`: the application had nothing left to read and was not reading. */
+  | { type: 'peerClose'; code: number; reason: string; idle?: boolean }
   | { type: 'protocolClose'; code: number }
   | { type: 'socketError'; error: WsStreamError }
   | { type: 'textReceived' }
@@ -194,6 +197,7 @@ function createContext(input: ConnectionInput): ConnectionContext {
     initiator: 'none',
     errorClose: undefined,
     peerClose: undefined,
+    idleAtPeerClose: false,
     error: undefined,
     readError: undefined,
     reply: undefined,
@@ -267,11 +271,11 @@ export const pureConnectionMachine = setup({
     noPeerClose: ({ context }: Guarded) => context.peerClose === undefined,
     /** `peerClose: 'immediate'`, or a socket that answers a Close by itself (a standard WebSocket). */
     answersAtOnce: ({ context }: Guarded) => context.options.peerClose === 'immediate' || context.io.transport?.answersCloseItself === true,
-    /** Nothing was ever read and nothing is left to read: a write-only application is done as it is. */
-    writeOnly: ({ context }: Guarded) => {
-      const { readBuffer } = context.io
-      return !context.options.allowHalfOpen && !readBuffer.everRead && readBuffer.queue.length === 0
-    },
+    /**
+     * When the Close came the application had nothing left to read and was not reading (a write-only
+     * application, or one that stopped reading): it is done as it is, unless it keeps its side open.
+     */
+    notReading: ({ context }: Guarded) => context.idleAtPeerClose && !context.options.allowHalfOpen,
     /** Taking the end of input counts as done unless the application keeps its side open (`allowHalfOpen`). */
     endOfInputIsDone: ({ context }: Guarded) => !context.options.allowHalfOpen,
     writesIdle: ({ context }: Guarded) => context.io.writeQueue.buffered === 0,
@@ -328,6 +332,7 @@ export const pureConnectionMachine = setup({
       if (event.type !== 'peerClose') return {}
       return {
         peerClose: { code: event.code, reason: event.reason },
+        idleAtPeerClose: event.idle === true,
         initiator: context.initiator === 'none' ? ('remote' as const) : context.initiator,
       }
     }),
@@ -458,7 +463,7 @@ export const pureConnectionMachine = setup({
         finishing: {
           always: [
             { guard: 'answersAtOnce', target: 'replySent', actions: 'sendCloseReply' },
-            { guard: 'writeOnly', target: 'replySent', actions: 'sendCloseReply' },
+            { guard: 'notReading', target: 'replySent', actions: 'sendCloseReply' },
           ],
           after: {
             closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'sendCloseReply', 'terminateSocket'] },

@@ -23,8 +23,6 @@ export class ReadBuffer {
    * the application took the end of input.
    */
   listener: ReadBufferListener | undefined
-  /** True once a reader has taken bytes or waited for them: an application that reads. */
-  everRead = false
   /**
    * An adapter reads on the application's behalf and ahead of it (a Duplex, a codec): a read that
    * returns `null` then is not the application taking the end; the adapter reports that itself.
@@ -48,6 +46,14 @@ export class ReadBuffer {
   /** True once no more input will arrive (buffered bytes may still be unread). */
   get ended(): boolean {
     return this.#ended
+  }
+
+  /**
+   * Nothing is left to read and nobody is reading: no bytes buffered, no read waiting, and no
+   * adapter reading ahead on the application's behalf.
+   */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.#waiters.length === 0 && !this.readAhead
   }
 
   /** True while the buffer has asked for the socket to be paused. */
@@ -103,7 +109,6 @@ export class ReadBuffer {
 
   /** The application (or, behind an adapter, the adapter's own consumer) took the end of input. */
   consumerTookEnd(): void {
-    this.everRead = true
     if (this.#endTaken || !this.#ended) return
     this.#endTaken = true
     this.listener?.inputTaken()
@@ -111,7 +116,6 @@ export class ReadBuffer {
 
   /** Readers call this after taking bytes: below half the mark the socket is resumed. */
   consumed(): void {
-    this.everRead = true
     if (this.#paused && this.queue.length <= this.highWaterMark / 2) {
       this.#paused = false
       this.listener?.backpressure(false)
@@ -120,14 +124,12 @@ export class ReadBuffer {
 
   /** Resolves when there are bytes to read or input has ended. */
   wait(): Promise<void> {
-    this.everRead = true
     if (this.queue.length > 0 || this.#ended) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))
   }
 
   /** Resolves at the next push or at the end of input (at once if input has ended). */
   next(): Promise<void> {
-    this.everRead = true
     if (this.#ended) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))
   }

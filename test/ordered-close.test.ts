@@ -166,6 +166,18 @@ t.test('a write-only application answers the Close at once, not at closeTimeout,
   t.match(server.closed[0], { code: 1000, wasClean: true, initiator: 'remote' })
 })
 
+t.test('an application that read what it wanted and stopped reading answers the Close at once', async (t) => {
+  const { client, server } = await streamPair(t, {}, { closeTimeout: 20_000 })
+  await client.write('request')
+  t.equal(Buffer.from(await server.readExactly(7)).toString(), 'request')
+  await server.write('answer')
+  const started = performance.now()
+  const info = await client.close()
+  t.ok(performance.now() - started < 2000, 'long before the server\'s closeTimeout of 20 s')
+  t.match(info, { code: 1000, wasClean: true })
+  t.equal(Buffer.from(await readAll(client)).toString(), 'answer')
+})
+
 t.test('a write-only application that is still writing: its accepted bytes go out before the answer', async (t) => {
   const { client, server } = await streamPair(t, {}, { closeTimeout: 20_000 })
   const sent: Uint8Array[] = []
@@ -229,21 +241,25 @@ t.test('peerClose: \'immediate\' answers on arrival and refuses writes from then
   t.equal(await server.read(), null)
 })
 
-/** The client writes one byte that the server reads: the server is an application that reads. */
-async function serverHasRead(t: Test, client: WsStream, server: WsStream): Promise<void> {
+/**
+ * The client writes bytes the server has not read yet: when the Close arrives behind them the
+ * server has something left to read, so it is not done until it reads to the end or closes.
+ */
+async function unreadByServer(client: WsStream, server: WsStream): Promise<void> {
   await client.write('?')
-  t.equal(Buffer.from((await server.read())!).toString(), '?')
+  await waitFor(() => server.stats.bytesRead === 1, 5000, 'the byte at the server')
 }
 
 t.test('while the peer\'s Close waits for our answer, the state is closingReceived and writes go out', async (t) => {
   const { client, server } = await streamPair(t)
   const states: string[] = []
   server.on('state', (e) => states.push(`${e.from}->${e.to}`))
-  await serverHasRead(t, client, server)
+  await unreadByServer(client, server)
   const closing = client.close(4001, 'done')
   await new Promise<void>((resolve) => server.on('closeFrame', () => resolve()))
   t.equal(server.state, 'closingReceived')
   await server.write('answer')
+  t.equal(Buffer.from((await server.read())!).toString(), '?', 'what came before the Close')
   t.equal(await server.read(), null, 'the Close is the end of input')
   const info = await closing
   t.match(info, { code: 4001, reason: 'done', wasClean: true }, 'our answer echoed the peer\'s code and reason')
@@ -253,7 +269,7 @@ t.test('while the peer\'s Close waits for our answer, the state is closingReceiv
 
 t.test('the answer carries the application\'s own code when close() names one; CloseInfo keeps the peer\'s', async (t) => {
   const { client, server } = await streamPair(t)
-  await serverHasRead(t, client, server)
+  await unreadByServer(client, server)
   const closing = client.close(4001, 'client done')
   await new Promise<void>((resolve) => server.on('closeFrame', () => resolve()))
   const serverInfo = await server.close(4002, 'server done')
@@ -287,7 +303,7 @@ t.test('an answer written right after the end of input, in the same job, goes ou
 
 t.test('close(…, { timeout }) while the peer\'s Close waits bounds the rest of the handshake', async (t) => {
   const { client, server } = await streamPair(t, { closeTimeout: 20_000, readHighWaterMark: 1024 }, { closeTimeout: 20_000 })
-  await serverHasRead(t, client, server)
+  await unreadByServer(client, server)
   const closing = client.close()
   await new Promise<void>((resolve) => server.on('closeFrame', () => resolve()))
   // The client does not read: its buffer fills past its mark and our answer stays behind our data.
@@ -303,7 +319,7 @@ t.test('close(…, { timeout }) while the peer\'s Close waits bounds the rest of
 
 t.test('nothing hangs if the peer resets while its Close waits for our answer', async (t) => {
   const { client, server } = await streamPair(t, { closeTimeout: 20_000 }, { closeTimeout: 20_000, allowHalfOpen: true })
-  await serverHasRead(t, client, server)
+  await unreadByServer(client, server)
   void client.close()
   await new Promise<void>((resolve) => server.on('closeFrame', () => resolve()))
   client.abort()
@@ -319,11 +335,10 @@ t.test('the machine shows the half close: finishing, flushing once the end is ta
     const value = JSON.stringify(snapshot.value)
     if (values.at(-1) !== value) values.push(value)
   })
-  await serverHasRead(t, client, server)
-  await client.write('x')
+  await unreadByServer(client, server)
   const closing = client.close()
   await waitFor(() => values.includes(JSON.stringify({ closingReceived: 'finishing' })), 5000, 'finishing')
-  t.equal(Buffer.from((await server.read())!).toString(), 'x', 'the byte before the Close')
+  t.equal(Buffer.from((await server.read())!).toString(), '?', 'the byte before the Close')
   t.equal(await server.read(), null, 'then the end')
   await closing
   t.same(values, [

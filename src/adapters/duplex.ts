@@ -46,6 +46,8 @@ export class WsDuplex extends Duplex {
   readonly closeInfo: Promise<CloseInfo>
   /** The read in flight on the stream, if any: only one at a time, and only while Node asks for data. */
   #reading: Promise<Uint8Array | null> | undefined
+  /** Tells the stream our consumer took the end of input; set once the Duplex starts reading ahead. */
+  #tookEnd: (() => void) | undefined
 
   /**
    * @param stream The stream to wrap. Do not read from it elsewhere while the Duplex is in use.
@@ -60,12 +62,13 @@ export class WsDuplex extends Duplex {
     })
     this.stream = stream
     this.closeInfo = stream.closed
-    // The Duplex reads ahead of its consumer: the end counts as taken once the consumer saw 'end'.
-    const tookEnd = readAhead(stream)
-    if (!allowHalfOpen) this.once('end', tookEnd)
+    // Once it pulls, the Duplex reads ahead of its consumer: the end counts as taken when the
+    // consumer saw 'end'. A Duplex nobody reads from is no reader at all.
+    if (!allowHalfOpen) this.once('end', () => this.#tookEnd?.())
   }
 
   override _read(): void {
+    this.#tookEnd ??= readAhead(this.stream)
     if (this.#reading === undefined) void this.#pull()
   }
 

@@ -43,8 +43,9 @@ export function framed<T>(stream: WsStream, codec: Codec<T>): Framed<T> {
   if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError(`codec.maxEncodedLength must be a whole number > 0, got ${String(limit)}`)
   const pending = new Gather(limit)
   let finished = false
-  // Items are decoded ahead of the consumer: the end of input counts as taken when its loop ends.
-  const tookEnd = readAhead(stream)
+  // Items are decoded ahead of the consumer: once it iterates, the end of input counts as taken
+  // when its loop ends.
+  let tookEnd: (() => void) | undefined
 
   /** The peer sent what the codec refuses: close with a code that says why, drop the rest, throw. */
   function refuse(error: unknown): never {
@@ -118,6 +119,7 @@ export function framed<T>(stream: WsStream, codec: Codec<T>): Framed<T> {
 
   async function* guarded(): AsyncGenerator<T, void, undefined> {
     if (finished) return
+    tookEnd ??= readAhead(stream)
     try {
       yield* items()
       finished = true

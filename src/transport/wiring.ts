@@ -87,9 +87,11 @@ class TransportWiring implements TransportSink {
   peerClose(code: number, reason: string): void {
     // RFC 6455 5.5.1: the peer sends no data after its Close, and every message before it has been
     // delivered: the Close is the end of input, in stream order. Whether and when we answer is the
-    // machine's decision (ordered close).
-    this.io.readBuffer.end()
-    this.#report({ type: 'peerClose', code, reason })
+    // machine's decision (ordered close); it needs to know whether the application was reading.
+    const { readBuffer } = this.io
+    const idle = readBuffer.idle
+    readBuffer.end()
+    this.#report({ type: 'peerClose', code, reason, idle })
   }
 
   protocolClose(code: number): void {
