@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { assign, emit, setup } from 'xstate'
+import { assign, emit, fromCallback, setup } from 'xstate'
 import { ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
@@ -220,27 +220,31 @@ function closeInfo(context: ConnectionContext): CloseInfo {
   return info
 }
 
-/** The actor, as the flush watch sees it. */
-interface FlushWatcher {
-  send(event: { type: 'writesFlushed' }): void
-  getSnapshot(): { status: string }
-}
-
 /**
- * Resolves once every byte the application wrote is in the kernel and a whole turn of the event
- * loop passed with nothing new written, then tells the actor. The turn lets writes that follow the
- * end of input in the same job (an answer computed from the whole request, a pipe's last chunks
- * still passing through a WritableStream's queue) join the queue before we decide.
+ * Reports `writesFlushed` once every byte the application wrote is in the kernel and a whole turn
+ * of the event loop passed with nothing new written. The turn lets writes that follow the end of
+ * input in the same job (an answer computed from the whole request, a pipe's last chunks still
+ * passing through a WritableStream's queue) join the queue before we decide. Invoked by `flushing`,
+ * so it stops (and reports nothing) once the state is left.
  */
-function awaitWritesFlushed(io: ConnectionIO, self: FlushWatcher): void {
+const writesFlushedWatch = fromCallback<{ type: 'stop' }, ConnectionIO>(({ input: io, sendBack }) => {
+  let stopped = false
+  let timer: ReturnType<typeof setTimeout> | undefined
   const check = (): void => {
-    if (self.getSnapshot().status !== 'active') return
-    if (io.writeQueue.buffered === 0) self.send({ type: 'writesFlushed' })
+    timer = undefined
+    if (stopped) return
+    if (io.writeQueue.buffered === 0) sendBack({ type: 'writesFlushed' })
     else io.writeQueue.flush().then(later, later)
   }
-  const later = (): void => void setTimeout(check, 0)
+  const later = (): void => {
+    if (!stopped) timer = setTimeout(check, 0)
+  }
   later()
-}
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+  }
+})
 
 /**
  * What a guard looks at. Spelled out because, at this machine's size, TypeScript no longer infers the
@@ -263,6 +267,7 @@ export const pureConnectionMachine = setup({
     output: {} as CloseInfo,
     emitted: {} as WsEvent,
   },
+  actors: { writesFlushedWatch },
   delays: {
     /** What is left of the close handshake's time: counted from the first Close, in every closing state. */
     closeTimeout: ({ context }) => Math.max(0, context.closeDeadline - now()),
@@ -378,7 +383,6 @@ export const pureConnectionMachine = setup({
     attachTransport: (): never => {
       throw new TypeError('The pure connection machine has no transport: provide its attachTransport action (see transportAttacher), or use connectionMachine.')
     },
-    awaitWritesFlushed: ({ context, self }) => awaitWritesFlushed(context.io, self as unknown as FlushWatcher),
     startKeepAlive: ({ context, self }) => startKeepAlive(context, self as unknown as KeepAliveTarget),
     stopKeepAlive: ({ context }) => {
       context.io.keepAlive?.stop()
@@ -475,7 +479,7 @@ export const pureConnectionMachine = setup({
         },
         /** The application took the end of input: our answer waits for what it wrote to reach the kernel. */
         flushing: {
-          entry: 'awaitWritesFlushed',
+          invoke: { src: 'writesFlushedWatch', input: ({ context }: Guarded) => context.io },
           after: {
             closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'sendCloseReply', 'terminateSocket'] },
           },

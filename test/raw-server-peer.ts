@@ -64,6 +64,24 @@ export async function rawWsServer(t: Teardown) {
   }
 }
 
+/** The whole size of the frame `pending` starts with, once its header is in (else 0). */
+function frameSize(pending: Buffer): number {
+  if (pending.length < 2) return 0
+  const b1 = pending[1]!
+  let length = b1 & 0x7f
+  let offset = 2
+  if (length === 126) {
+    if (pending.length < 4) return 0
+    length = pending.readUInt16BE(2)
+    offset = 4
+  } else if (length === 127) {
+    if (pending.length < 10) return 0
+    length = Number(pending.readBigUInt64BE(2))
+    offset = 10
+  }
+  return offset + ((b1 & 0x80) !== 0 ? 4 : 0) + length
+}
+
 async function makePeer(socket: net.Socket): Promise<RawServerPeer> {
   socket.on('error', () => {}) // resets are outcomes the tests look at, via `ends`
   let pending: Buffer = Buffer.alloc(0)
@@ -85,28 +103,43 @@ async function makePeer(socket: net.Socket): Promise<RawServerPeer> {
     wake()
   })
 
+  // Chunks of a frame still incomplete wait in `parts` and are joined once, when the frame is whole:
+  // a megabyte frame arriving in 64 KiB chunks costs one copy, not one per chunk.
+  let parts: Buffer[] = []
+  let partsBytes = 0
+  let need = 0 // bytes `pending` must hold before the next frame can be whole (0: not known yet)
   const parse = (): void => {
+    if (pending.length + partsBytes < need) return
+    if (parts.length > 0) {
+      pending = Buffer.concat([pending, ...parts])
+      parts = []
+      partsBytes = 0
+    }
     for (let next = takeFrame(pending); next !== undefined; next = takeFrame(pending)) {
       frames.push(next.frame)
       pending = next.rest
       wake()
     }
+    need = frameSize(pending)
   }
 
   const key = await new Promise<string>((resolve, reject) => {
     socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-      if (!upgraded) {
-        const end = pending.indexOf('\r\n\r\n')
-        if (end === -1) return
-        const head = pending.subarray(0, end).toString()
-        pending = pending.subarray(end + 4)
-        const found = /^sec-websocket-key:\s*(\S+)\s*$/im.exec(head)
-        if (!found) return reject(new Error('no Sec-WebSocket-Key'))
-        upgraded = true
-        resolve(found[1]!)
+      if (upgraded) {
+        parts.push(chunk)
+        partsBytes += chunk.length
+        return parse()
       }
-      parse()
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+      const end = pending.indexOf('\r\n\r\n')
+      if (end === -1) return
+      const head = pending.subarray(0, end).toString()
+      pending = pending.subarray(end + 4)
+      const found = /^sec-websocket-key:\s*(\S+)\s*$/im.exec(head)
+      if (!found) return reject(new Error('no Sec-WebSocket-Key'))
+      upgraded = true
+      resolve(found[1]!)
+      parse() // frames that came with the request
     })
     socket.once('close', () => reject(new Error('closed before the upgrade request')))
   })
