@@ -1,6 +1,7 @@
 /**
  * A push/wait/end queue behind an async iterator: a producer pushes items and ends it, a consumer
- * awaits `next()`. The server's connection iterator and `WsStream.events()` both are one.
+ * awaits `next()`. One queue for every iterator the package hands out (the server's connections;
+ * a bounded one fits `WsStream.events()`). Internal: stripped from the published types.
  *
  * @module
  */
