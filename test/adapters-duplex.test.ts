@@ -5,8 +5,8 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
 import t from 'tap'
 import { ConnectionResetError, type DuplexOptions, type WsStream } from '../src/index.js'
-import { bytes, peerClosed, streamAndPeer, streamPair, waitFor } from './helpers.js'
-import { flood, liveMemory, MiB, sha256, stalled } from './adapters-helpers.js'
+import { bytes, peerClosed, streamAndPeer, streamPair, waitFor } from './support/helpers.js'
+import { flood, liveMemory, MiB, sha256, stalled } from './support/flood.js'
 
 const toDuplex = (stream: WsStream, options?: DuplexOptions) => stream.toDuplex(options)
 

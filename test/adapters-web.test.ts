@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ConnectionResetError, InvalidCloseCodeError, isCloseRequest, type WsStream } from '../src/index.js'
-import { bytes, peerClosed, streamAndPeer, streamPair } from './helpers.js'
-import { flood, liveMemory, MiB, sha256, stalled, text } from './adapters-helpers.js'
+import { bytes, peerClosed, streamAndPeer, streamPair } from './support/helpers.js'
+import { flood, liveMemory, MiB, sha256, stalled, text } from './support/flood.js'
 
 // The chunks own ArrayBuffers (createReadableStream's type says so); stream.readable's getter is
 // typed with the wider Uint8Array, which DecompressionStream's BufferSource input does not accept.

@@ -7,7 +7,7 @@ import { createServer } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { HandshakeError, TimeoutError, WsStreamError, WsStreamServer, connect, type WsStream } from '../src/index.js'
-import { waitFor } from './helpers.js'
+import { waitFor } from './support/helpers.js'
 
 /** Sockets, servers and timers alive now: what a failed connect() must not add to. */
 function handles(): Record<string, number> {

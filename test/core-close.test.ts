@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { ConnectionClosedError, InvalidCloseCodeError, TimeoutError, WsStream, type WsEvent } from '../src/index.js'
-import { bytes, peerClosed, rawServer, readAll, streamAndPeer, streamPair, waitFor } from './helpers.js'
+import { bytes, peerClosed, rawServer, readAll, streamAndPeer, streamPair, waitFor } from './support/helpers.js'
 
 const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString())
 

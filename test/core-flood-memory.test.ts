@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm'
 import v8 from 'node:v8'
 import t from 'tap'
 import { WsStream } from '../src/index.js'
-import { bytes, rawClient, rawServer } from './helpers.js'
+import { bytes, rawClient, rawServer } from './support/helpers.js'
 
 const MiB = 1024 * 1024
 

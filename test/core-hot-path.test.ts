@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import type { InspectionEvent } from 'xstate'
-import { bytes, streamAndPeer, waitFor } from './helpers.js'
+import { bytes, streamAndPeer, waitFor } from './support/helpers.js'
 
 const messages = 1000
 const size = 100

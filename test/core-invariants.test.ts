@@ -18,8 +18,8 @@ import {
   type WsEvent,
   type WsStreamOptions,
 } from '../src/index.js'
-import { bytes, rawClient, rawServer, streamPair, waitFor, type Teardown } from './helpers.js'
-import { OP, closePayload, parseClose, rawTcpPeer } from './raw-peer.js'
+import { bytes, rawClient, rawServer, streamPair, waitFor, type Teardown } from './support/helpers.js'
+import { OP, closePayload, parseClose, rawTcpPeer } from './support/raw-peer.js'
 
 const MiB = 1024 * 1024
 

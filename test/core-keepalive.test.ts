@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ConnectionClosedError, TimeoutError, WsStream, type WsEvent, type WsStreamOptions } from '../src/index.js'
-import { bytes, peerClosed, rawClient, rawServer, streamPair, waitFor, type Teardown } from './helpers.js'
+import { bytes, peerClosed, rawClient, rawServer, streamPair, waitFor, type Teardown } from './support/helpers.js'
 
 const keepAlive = { interval: 40, timeout: 80 }
 

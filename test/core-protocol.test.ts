@@ -4,8 +4,8 @@
  */
 import t from 'tap'
 import { MessageTooLargeError, ProtocolError, WsStream, type WsEvent, type WsStreamOptions } from '../src/index.js'
-import { bytes, rawServer, streamAndPeer, type Teardown } from './helpers.js'
-import { OP, parseClose, rawTcpPeer } from './raw-peer.js'
+import { bytes, rawServer, streamAndPeer, type Teardown } from './support/helpers.js'
+import { OP, parseClose, rawTcpPeer } from './support/raw-peer.js'
 import type { WebSocketServer } from 'ws'
 
 /** A raw TCP client upgraded against a ws server whose accepted socket is wrapped in a WsStream. */

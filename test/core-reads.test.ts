@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import t from 'tap'
 import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError, WsStream } from '../src/index.js'
-import { bytes, rawServer, readAll, streamAndPeer } from './helpers.js'
+import { bytes, rawServer, readAll, streamAndPeer } from './support/helpers.js'
 import { WebSocket } from 'ws'
 
 const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString())

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import t from 'tap'
 import { ReceivedTextError, WsStream, type WsEvent } from '../src/index.js'
-import { peerClosed, readAll, streamAndPeer, streamPair, waitFor } from './helpers.js'
+import { peerClosed, readAll, streamAndPeer, streamPair, waitFor } from './support/helpers.js'
 
 const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString())
 

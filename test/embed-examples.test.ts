@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { runExample } from './helpers.js'
+import { runExample } from './support/helpers.js'
 
 const run = promisify(execFile)
 

@@ -4,7 +4,7 @@
  * non-zero, which rejects `run`.
  */
 import t from 'tap'
-import { runExample as example } from './helpers.js'
+import { runExample as example } from './support/helpers.js'
 
 
 t.test('examples/duplex-pipeline.js: gzip through one duplex, gunzip from the other, hashes equal, clean close', async (t) => {

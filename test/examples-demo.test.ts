@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { runExample } from './helpers.js'
+import { runExample } from './support/helpers.js'
 
 const run = promisify(execFile)
 

@@ -4,7 +4,7 @@
  * A failing example exits non-zero, which rejects `run`.
  */
 import t, { type Test } from 'tap'
-import { runExample as example } from './helpers.js'
+import { runExample as example } from './support/helpers.js'
 
 
 function inOrder(t: Test, stdout: string, lines: string[]): void {

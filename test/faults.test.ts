@@ -1,7 +1,7 @@
 /**
  * Faults: a peer that resets TCP mid-write, stops reading, never answers Close, goes half-open;
  * a slow event consumer; an abort while reads, writes, a ping and a close are pending. Our
- * stream is the client of a hand-written server (test/raw-server-peer.ts) that does only what
+ * stream is the client of a hand-written server (test/support/raw-server-peer.ts) that does only what
  * each test tells it.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -16,9 +16,9 @@ import {
   type WsEvent,
   type WsStreamOptions,
 } from '../src/index.js'
-import { bytes, waitFor, type Teardown } from './helpers.js'
-import { OP, closePayload } from './raw-peer.js'
-import { rawWsServer } from './raw-server-peer.js'
+import { bytes, waitFor, type Teardown } from './support/helpers.js'
+import { OP, closePayload } from './support/raw-peer.js'
+import { rawWsServer } from './support/raw-server-peer.js'
 
 const KiB = 1024
 

@@ -1,5 +1,5 @@
 /**
- * Bad input: raw TCP clients (test/raw-peer.ts, no ws) complete the upgrade to a WsStreamServer
+ * Bad input: raw TCP clients (test/support/raw-peer.ts, no ws) complete the upgrade to a WsStreamServer
  * and send generated frames — bad opcodes, reserved bits, unmasked frames, oversized or
  * fragmented control frames, bad close payloads, orphan continuations, huge declared lengths,
  * invalid UTF-8, garbage, and randomly mutated valid frames. Deterministic: FUZZ_SEED (default 1)
@@ -17,7 +17,7 @@ import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { WsStreamServer, type CloseInfo, type WsEvent, type WsStream } from '../src/index.js'
-import { OP, closePayload, parseClose, rawTcpPeer } from './raw-peer.js'
+import { OP, closePayload, parseClose, rawTcpPeer } from './support/raw-peer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1)
 const CASES = Number(process.env.FUZZ_CASES ?? 5000)

@@ -15,7 +15,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { ConnectionClosedError, WsStream, type CloseInfo, type WsStreamOptions } from '../src/index.js'
-import { bytes } from './helpers.js'
+import { bytes } from './support/helpers.js'
 
 const RUNS = Number(process.env.FC_RUNS ?? 300)
 const DEADLINE = 8000 // one run; a hang is a failure of invariant 2, not a tap timeout

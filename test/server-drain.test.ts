@@ -5,8 +5,8 @@
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { WsStreamServer, connect, type CloseInfo, type WsStream } from '../src/index.js'
-import { bytes, waitFor } from './helpers.js'
-import { OP, parseClose, rawTcpPeer } from './raw-peer.js'
+import { bytes, waitFor } from './support/helpers.js'
+import { OP, parseClose, rawTcpPeer } from './support/raw-peer.js'
 
 /** Counts of the handle types a leak would show up as. */
 function handles(): Record<string, number> {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { WebSocket } from 'ws'
 import { HandshakeError, WsStreamServer, connect, defaultServerKeepAlive, type WsStream } from '../src/index.js'
-import { bytes, peerClosed, rawClient, readAll, waitFor } from './helpers.js'
+import { bytes, peerClosed, rawClient, readAll, waitFor } from './support/helpers.js'
 
 function urlOf(server: WsStreamServer): string {
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`

@@ -4,7 +4,7 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
-import { WsStream, type WsStreamOptions } from '../src/index.js'
+import { WsStream, type WsStreamOptions } from '../../src/index.js'
 
 export interface Teardown {
   teardown(fn: () => unknown): void
