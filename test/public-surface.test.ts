@@ -4,7 +4,9 @@
  * below. A name that appears or vanishes fails here until the list (and the docs) say so; the
  * entries export the same names except where a name applies to one platform only.
  */
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import ts from 'typescript'
@@ -68,4 +70,16 @@ t.test('the browser entry exports exactly the listed values and types', { skip: 
   t.same(values, sorted(sharedValues), 'runtime names')
   const types = declaredNames(`${root}dist/src/browser.d.ts`).filter((name) => !values.includes(name))
   t.same(sorted(types), sorted([...sharedTypes, ...browserTypes]), 'type names')
+})
+
+t.test('plain Node ESM imports the package by name through its exports map', async (t) => {
+  const script = `
+    import * as api from 'ws-stream-actor'
+    const names = ['WsStream', 'connect', 'WsStreamServer', 'connectionMachine', 'serverMachine', 'WsStreamError',
+      'ConnectionClosedError', 'ConnectionResetError', 'ProtocolError', 'ReceivedTextError', 'MessageTooLargeError',
+      'UnexpectedEofError', 'InvalidCloseCodeError', 'HandshakeError', 'TimeoutError',
+      'framed', 'linesCodec', 'lengthPrefixedCodec']
+    console.log(JSON.stringify(names.filter((n) => api[n] === undefined)))`
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 })
+  t.same(JSON.parse(stdout), [], 'every contract name is exported')
 })
