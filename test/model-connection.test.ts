@@ -288,7 +288,7 @@ function plan(events: string[]): Plan {
   return { name, actions, log, states: before }
 }
 
-// ---- the expected outcome, from DESIGN.md's contract (not from the machine) ----
+// ---- the expected outcome, from the contract in docs/architecture.md and the guides (not from the machine) ----
 
 const TEXT_REASON = 'Text messages are not supported.'
 

@@ -293,7 +293,7 @@ t.test('2. close() settles at closeTimeout with a peer that completes the upgrad
 // ---------------------------------------------------------------------------------------------
 // 3. Bounded memory
 
-// The flood (a peer flooding a reader that never reads) is in core-flood-memory.test.ts: a process
+// The flood (a peer flooding a reader that never reads) is in invariants-flood-memory.test.ts: a process
 // of its own, so that its memory check measures us rather than the garbage of the tests before it.
 
 // ---------------------------------------------------------------------------------------------
