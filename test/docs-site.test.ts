@@ -58,7 +58,7 @@ t.test('every relative link in README.md and docs/*.md points to an existing fil
 
 t.test('the README links every guide under docs/', async (t) => {
   const readme = await readFile('README.md', 'utf8')
-  for (const guide of ['getting-started', 'close-handshake', 'backpressure', 'errors', 'events', 'embedding-and-inspection', 'migrating', 'machines']) {
+  for (const guide of ['architecture', 'getting-started', 'close-handshake', 'backpressure', 'errors', 'events', 'embedding-and-inspection', 'migrating', 'machines']) {
     t.ok(readme.includes(`(docs/${guide}.md)`), guide)
   }
 })
