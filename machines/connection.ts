@@ -479,7 +479,7 @@ export const pureConnectionMachine = setup({
         },
         /** The application took the end of input: our answer waits for what it wrote to reach the kernel. */
         flushing: {
-          invoke: { src: 'writesFlushedWatch', input: ({ context }: Guarded) => context.io },
+          invoke: { src: 'writesFlushedWatch', input: ({ context }) => context.io },
           after: {
             closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'sendCloseReply', 'terminateSocket'] },
           },

@@ -1,25 +1,45 @@
 /**
  * ws-stream-actor: a WebSocket as a reliable, fast byte stream, with one XState actor per connection.
  *
+ * The public surface, nothing else: what the docs name, what an embedding machine or a custom
+ * transport needs, and the types those refer to. The browser entry (src/browser.ts) exports the
+ * same names where they apply; test/public-surface.test.ts lists both.
+ *
  * @module
  */
 import './node.js' // ws sockets and toDuplex() for WsStream (the browser entry, src/browser.ts, goes without)
+
+// The stream
 export { WsStream } from './stream.js'
-export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator } from './stream.js'
+export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator, EventHandler } from './stream.js'
+export type { CloseInfo, WsEvent, State } from '../machines/connection.js'
+export { defaultOptions } from './options.js'
+export type { WsStreamOptions, KeepAliveOptions, TextPolicy, PeerClosePolicy, ResolvedOptions } from './options.js'
+export { isSendableCloseCode } from './close-code.js'
+export { isStandardCloseCode } from './transport/standard.js'
+export type { StandardWebSocket, StandardListener } from './transport/standard.js'
+export * from './errors.js'
+export { connect } from './connect.js'
+export type { ConnectOptions } from './connect.js'
+
+// The machines, for embedding and custom transports
 export { connectionMachine } from './machine.js'
 export { standardConnectionMachine } from './standard-machine.js'
-export type { StandardWebSocket } from './transport/standard.js'
-export type { CloseInfo, WsEvent, State, Transport, TransportSink, ConnectionInput, ConnectionEvent } from '../machines/connection.js'
-export { defaultOptions } from './options.js'
-export type { WsStreamOptions, KeepAliveOptions, TextPolicy, PeerClosePolicy } from './options.js'
-export { isSendableCloseCode } from './close-code.js'
-export * from './errors.js'
+export { pureConnectionMachine } from '../machines/connection.js'
+export { transportAttacher } from './transport/wiring.js'
+export type { ConnectionInput, ConnectionEvent, ConnectionContext, Transport, TransportSink } from '../machines/connection.js'
+export type { SendFunction } from './write-queue.js'
+
+// The server
 export { WsStreamServer, serverMachine, defaultServerKeepAlive } from './server.js'
 export type { WsStreamServerOptions, ServerCloseOptions, WsStreamServerEvents, ServerActor } from './server.js'
 export { canAccept, countConnections, defaultDrain } from '../machines/server.js'
-export type { DrainReport, DrainOptions, ConnectionCounts, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
-export { connect } from './connect.js'
-export type { ConnectOptions } from './connect.js'
+export type { DrainReport, DrainOptions, ConnectionCounts, ConnectionRef, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
+
+// Adapters and codecs
+export type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
+export { isCloseRequest } from './adapters/web.js'
+export type { CloseRequest } from './adapters/web.js'
 export { framed } from './codecs/framed.js'
 export type { Framed } from './codecs/framed.js'
 export type { Codec, Decoded } from './codecs/codec.js'
@@ -27,25 +47,3 @@ export { linesCodec } from './codecs/lines.js'
 export type { LinesCodecOptions } from './codecs/lines.js'
 export { lengthPrefixedCodec } from './codecs/length-prefixed.js'
 export type { LengthPrefixedCodecOptions } from './codecs/length-prefixed.js'
-export type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
-export { isCloseRequest } from './adapters/web.js'
-export type { CloseRequest } from './adapters/web.js'
-// Types the public ones refer to, so the API reference can show them too.
-export type { ConnectionContext, ConnectionIO } from '../machines/connection.js'
-export { pureConnectionMachine } from '../machines/connection.js'
-export { transportAttacher, attachTransport } from './transport/wiring.js'
-export type { ConnectionSelf } from './transport/wiring.js'
-export { serverMachine as pureServerMachine } from '../machines/server.js'
-export type { ConnectionRef } from '../machines/server.js'
-export type { ResolvedOptions } from './options.js'
-export type { SendFunction, MessageSender } from './write-queue.js'
-export type { PingSender } from './pinger.js'
-export type { ErrorSource } from './lazy-error.js'
-export type { KeepAlive, KeepAliveTarget } from './keep-alive.js'
-export type { StandardListener } from './transport/standard.js'
-export type { EventHandler } from './stream.js'
-export { createDuplex } from './adapters/duplex.js'
-export type { ReadBuffer } from './read-buffer.js'
-export type { WriteQueue } from './write-queue.js'
-export type { Pinger } from './pinger.js'
-export type { ByteQueue } from './byte-queue.js'

@@ -18,6 +18,7 @@ import {
   type ConnectionCounts,
   type DrainReport,
 } from '../machines/server.js'
+import { AsyncQueue } from './async-queue.js'
 import { assertCloseFrame } from './close-code.js'
 import { connectionMachine } from './machine.js'
 import { resolveOptions, type KeepAliveOptions, type WsStreamOptions } from './options.js'
@@ -100,7 +101,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
   readonly #ownsHttpServer: boolean
   readonly #streamOptions: WsStreamOptions
   readonly #connections = new Set<WsStream>()
-  readonly #iterators = new Set<StreamQueue>()
+  readonly #iterators = new Set<AsyncQueue<WsStream>>()
   #nextId = 0
   #closing: Promise<DrainReport> | undefined
 
@@ -223,7 +224,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
 
   /** Yields each connection accepted from now on, until the server closes. */
   [Symbol.asyncIterator](): AsyncIterator<WsStream> {
-    const queue = new StreamQueue(() => this.#iterators.delete(queue))
+    const queue: AsyncQueue<WsStream> = new AsyncQueue({ onEnd: () => this.#iterators.delete(queue) })
     if (this.#closing) queue.end()
     else this.#iterators.add(queue)
     return queue
@@ -268,49 +269,6 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     void stream.closed.then(() => this.#connections.delete(stream))
     for (const queue of this.#iterators) queue.push(stream)
     this.emit('connection', stream, request)
-  }
-}
-
-/** Accepted streams waiting for an async iterator's `next()`. */
-class StreamQueue implements AsyncIterator<WsStream> {
-  readonly #items: WsStream[] = []
-  #waiting: ((result: IteratorResult<WsStream>) => void) | undefined
-  #ended = false
-  readonly #onEnd: () => void
-
-  constructor(onEnd: () => void) {
-    this.#onEnd = onEnd
-  }
-
-  push(stream: WsStream): void {
-    if (this.#waiting) {
-      const wake = this.#waiting
-      this.#waiting = undefined
-      wake({ value: stream, done: false })
-    } else {
-      this.#items.push(stream)
-    }
-  }
-
-  end(): void {
-    if (this.#ended) return
-    this.#ended = true
-    this.#onEnd()
-    if (this.#waiting) this.#waiting({ value: undefined, done: true })
-    this.#waiting = undefined
-  }
-
-  next(): Promise<IteratorResult<WsStream>> {
-    const stream = this.#items.shift()
-    if (stream) return Promise.resolve({ value: stream, done: false })
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
-    return new Promise((resolve) => { this.#waiting = resolve })
-  }
-
-  return(): Promise<IteratorResult<WsStream>> {
-    this.#items.length = 0
-    this.end()
-    return Promise.resolve({ value: undefined, done: true })
   }
 }
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net'
 import { extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import type { Teardown } from './helpers.js'
+import type { Teardown } from './support/helpers.js'
 import { WsStreamServer, type CloseInfo, type WsEvent, type WsStream } from '../src/index.js'
 
 const CHROMIUM = '/usr/bin/chromium'

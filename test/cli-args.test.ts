@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import { cli, listen } from './cli-helpers.js'
+import { cli, listen } from './support/cli.js'
 
 async function run(t: Test, args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   const c = cli(t, args)

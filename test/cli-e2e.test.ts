@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { WsStreamServer } from '../src/index.js'
-import { cli, cliPath, freePort, listen, stdoutLength, tcpReady, which } from './cli-helpers.js'
+import { cli, cliPath, freePort, listen, stdoutLength, tcpReady, which } from './support/cli.js'
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 

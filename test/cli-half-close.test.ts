@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import t from 'tap'
-import { cli, listen } from './cli-helpers.js'
+import { cli, listen } from './support/cli.js'
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { framed, lengthPrefixedCodec, MessageTooLargeError, UnexpectedEofError, type Codec } from '../src/index.js'
-import { bytes, peerClosed, streamAndPeer, streamPair } from './helpers.js'
+import { bytes, peerClosed, streamAndPeer, streamPair } from './support/helpers.js'
 
 async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { framed, linesCodec, MessageTooLargeError } from '../src/index.js'
-import { peerClosed, streamAndPeer, streamPair } from './helpers.js'
-import { liveMemory, MiB } from './adapters-helpers.js'
+import { peerClosed, streamAndPeer, streamPair } from './support/helpers.js'
+import { liveMemory, MiB } from './support/memory.js'
 
 async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []

@@ -7,16 +7,11 @@ import { createServer } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { HandshakeError, TimeoutError, WsStreamError, WsStreamServer, connect, type WsStream } from '../src/index.js'
-import { waitFor } from './helpers.js'
+import { waitFor } from './support/helpers.js'
+import { resourceCounts } from './support/process.js'
 
 /** Sockets, servers and timers alive now: what a failed connect() must not add to. */
-function handles(): Record<string, number> {
-  const counts: Record<string, number> = {}
-  for (const type of process.getActiveResourcesInfo()) {
-    if (/TCP|Timeout/.test(type)) counts[type] = (counts[type] ?? 0) + 1
-  }
-  return counts
-}
+const handles = (): Record<string, number> => Object.fromEntries(resourceCounts(/TCP|Timeout/))
 
 /**
  * The handles alive now that were not before. A destroyed socket's handle is released by libuv a

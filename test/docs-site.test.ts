@@ -1,7 +1,7 @@
 /**
  * The documentation: the typedoc site builds with no warnings (typedoc.json treats them as
- * errors), every ERR_WS_* code the code raises is in docs/errors.md, and every relative link of
- * the README and the guides points to a file that exists.
+ * errors) and has pages for the public classes only, every ERR_WS_* code the code raises is in
+ * docs/errors.md, and every relative link of the README and the guides points to a file that exists.
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -27,6 +27,11 @@ t.test('npm run docs builds the typedoc site without a warning', async (t) => {
   // Match typedoc's level tags, not words: the output path names this test ("…without a warning").
   t.notMatch(result.output, /\[(warning|error)\]/i, 'no warnings')
   t.ok(existsSync(join(out, 'index.html')), 'the site was written')
+  // The classes documented are the public ones, no internal class among them.
+  const api = await import('ws-stream-actor') as Record<string, unknown>
+  const publicClasses = Object.keys(api).filter((name) => String(api[name]).startsWith('class ')).sort()
+  const documented = (await readdir(join(out, 'classes'))).map((file) => file.replace(/\.html$/, '')).sort()
+  t.same(documented, publicClasses, 'a page for each public class, and for no other')
 })
 
 t.test('docs/errors.md documents every ERR_WS_* code raised in src/ and machines/', async (t) => {
@@ -53,7 +58,7 @@ t.test('every relative link in README.md and docs/*.md points to an existing fil
 
 t.test('the README links every guide under docs/', async (t) => {
   const readme = await readFile('README.md', 'utf8')
-  for (const guide of ['getting-started', 'close-handshake', 'backpressure', 'errors', 'events', 'embedding-and-inspection', 'migrating', 'machines']) {
+  for (const guide of ['architecture', 'getting-started', 'close-handshake', 'backpressure', 'errors', 'events', 'embedding-and-inspection', 'migrating', 'machines']) {
     t.ok(readme.includes(`(docs/${guide}.md)`), guide)
   }
 })

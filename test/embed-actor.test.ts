@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import { assign, createActor, setup, stopChild, type ActorRefFrom, type DoneActorEvent } from 'xstate'
 import { WsStream, connectionMachine, type CloseInfo, type WsEvent } from '../src/index.js'
-import { bytes, rawServer, readAll, waitFor } from './helpers.js'
+import { bytes, rawServer, readAll, waitFor } from './support/helpers.js'
 import { WebSocket } from 'ws'
 
 /** A user's machine: admits sockets as connection children, remembers how each one ended. */

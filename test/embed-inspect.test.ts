@@ -9,11 +9,8 @@ import t from 'tap'
 import { WebSocketServer } from 'ws'
 import type { InspectionEvent } from 'xstate'
 import { WsStreamServer, connect, type WsStream } from '../src/index.js'
-import { waitFor } from './helpers.js'
+import { urlOf, waitFor } from './support/helpers.js'
 
-function urlOf(server: WsStreamServer): string {
-  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
 
 t.test('an inspect callback receives the server\'s and each connection\'s snapshots', async (t) => {
   const events: InspectionEvent[] = []

@@ -1,7 +1,7 @@
 /**
  * Faults: a peer that resets TCP mid-write, stops reading, never answers Close, goes half-open;
  * a slow event consumer; an abort while reads, writes, a ping and a close are pending. Our
- * stream is the client of a hand-written server (test/raw-server-peer.ts) that does only what
+ * stream is the client of a hand-written server (test/support/raw-server-peer.ts) that does only what
  * each test tells it.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -16,22 +16,15 @@ import {
   type WsEvent,
   type WsStreamOptions,
 } from '../src/index.js'
-import { bytes, waitFor, type Teardown } from './helpers.js'
-import { OP, closePayload } from './raw-peer.js'
-import { rawWsServer } from './raw-server-peer.js'
+import { bytes, waitFor, within, type Teardown } from './support/helpers.js'
+import { collectUnhandled, resourceCounts } from './support/process.js'
+import { OP, closePayload } from './support/raw-peer.js'
+import { rawWsServer } from './support/raw-server-peer.js'
 
 const KiB = 1024
 
-function resourceCounts(): Map<string, number> {
-  const counts = new Map<string, number>()
-  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1)
-  return counts
-}
 const baseline = resourceCounts()
-
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
-process.on('unhandledRejection', onUnhandled)
+const unhandled = collectUnhandled(t)
 
 /** Our stream as the client of a raw server connection, upgraded and open. */
 async function openPair(t: Teardown, options: WsStreamOptions = {}) {
@@ -51,14 +44,6 @@ async function openPair(t: Teardown, options: WsStreamOptions = {}) {
 /** The internal write queue's accepted-but-unsent bytes (ours plus ws's unconfirmed sends). */
 function writeBuffered(stream: WsStream): number {
   return (stream.actor.getSnapshot().context as { io: { writeQueue: { buffered: number } } }).io.writeQueue.buffered
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms) }),
-  ]).finally(() => clearTimeout(timer))
 }
 
 async function settle<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
@@ -270,5 +255,4 @@ t.test('nothing is left behind: no socket, no timer, no unhandled rejection', as
   await waitFor(() => left().length === 0, 3000, 'resources to go').catch(() => {})
   t.same(left(), [], `active resources: ${JSON.stringify(Object.fromEntries(resourceCounts()))}`)
   t.same(unhandled.map(String), [], 'no unhandled rejection')
-  process.off('unhandledRejection', onUnhandled)
 })

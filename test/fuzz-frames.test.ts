@@ -1,5 +1,5 @@
 /**
- * Bad input: raw TCP clients (test/raw-peer.ts, no ws) complete the upgrade to a WsStreamServer
+ * Bad input: raw TCP clients (test/support/raw-peer.ts, no ws) complete the upgrade to a WsStreamServer
  * and send generated frames — bad opcodes, reserved bits, unmasked frames, oversized or
  * fragmented control frames, bad close payloads, orphan continuations, huge declared lengths,
  * invalid UTF-8, garbage, and randomly mutated valid frames. Deterministic: FUZZ_SEED (default 1)
@@ -11,13 +11,12 @@
  * its heap returns to its baseline.
  */
 import { once } from 'node:events'
-import { setTimeout as sleep } from 'node:timers/promises'
-import v8 from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { WsStreamServer, type CloseInfo, type WsEvent, type WsStream } from '../src/index.js'
-import { OP, closePayload, parseClose, rawTcpPeer } from './raw-peer.js'
+import { waitFor, within } from './support/helpers.js'
+import { gc, settledMemory } from './support/memory.js'
+import { OP, closePayload, parseClose, rawTcpPeer } from './support/raw-peer.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 1)
 const CASES = Number(process.env.FUZZ_CASES ?? 5000)
@@ -26,13 +25,6 @@ const MAX_PAYLOAD = 64 * 1024
 const PATIENCE = 250 // ms a case may take before the client ends its side
 const DEADLINE = 3000 // ms for the connection to be gone after that
 
-let gc: (() => void) | undefined
-try {
-  v8.setFlagsFromString('--expose-gc')
-  gc = runInNewContext('gc') as () => void
-} catch {
-  gc = undefined
-}
 
 // ---- generation ----
 
@@ -260,26 +252,7 @@ function describe(info: CloseInfo): string {
   return `${info.code} ${info.wasClean ? 'clean' : 'unclean'} ${info.initiator}${info.error ? ` ${info.error.name}` : ''}`
 }
 
-/** `promise`'s value, or undefined after `ms` (the timer is cleared either way). */
-async function timeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    return await Promise.race([promise, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-async function waitUntil(check: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check() && Date.now() < deadline) await sleep(2)
-}
-
-async function settledHeap(): Promise<number> {
-  if (gc === undefined) return process.memoryUsage().heapUsed
-  for (let i = 0; i < 3; i++) {
-    gc()
-    await sleep(20)
-  }
-  return process.memoryUsage().heapUsed
-}
+/** `promise`'s value, or undefined after `ms` (it never rejects here). */
+const timeout = <T>(promise: Promise<T>, ms: number): Promise<T | undefined> => within(promise, ms, 'it').catch(() => undefined)
+const waitUntil = (check: () => boolean, ms: number): Promise<void> => waitFor(check, ms).catch(() => {})
+const settledHeap = (): Promise<number> => settledMemory({ arrayBuffers: false })

@@ -10,7 +10,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { connect, WsStream, WsStreamServer, type CloseInfo } from '../src/index.js'
-import { bytes, type Teardown } from './helpers.js'
+import { bytes, type Teardown } from './support/helpers.js'
 
 const PYTHON = '/usr/bin/python3'
 const PEER = fileURLToPath(new URL('./peers/ws_peer.py', import.meta.url))

@@ -1,7 +1,7 @@
 /**
  * Model-based tests of the connection machine: paths generated from `connectionMachine` with
  * xstate/graph, each driven over a real loopback socket against a hand-written WebSocket server
- * (test/raw-server-peer.ts) that can do what a well-behaved peer never would.
+ * (test/support/raw-server-peer.ts) that can do what a well-behaved peer never would.
  *
  * Coverage is counted against the machine itself: the driver table must name exactly the
  * machine's event types (from `toJSON()`), and every edge of the machine's state graph must be
@@ -22,9 +22,9 @@ import { WebSocket } from 'ws'
 import { initialTransition, transition, type AnyStateMachine, type InspectionEvent } from 'xstate'
 import { getAdjacencyMap, getShortestPaths, getSimplePaths } from 'xstate/graph'
 import { connectionMachine, WsStream, WsStreamError, type CloseInfo, type State, type WsEvent } from '../src/index.js'
-import { bytes, waitFor } from './helpers.js'
-import { OP, closePayload, encodeFrame, parseClose } from './raw-peer.js'
-import { rawWsServer, type RawServerPeer } from './raw-server-peer.js'
+import { bytes, waitFor } from './support/helpers.js'
+import { OP, closePayload, encodeFrame, parseClose } from './support/raw-peer.js'
+import { rawWsServer, type RawServerPeer } from './support/raw-server-peer.js'
 
 const machine = connectionMachine as unknown as AnyStateMachine
 const HWM = 1024
@@ -416,7 +416,7 @@ function plan(events: string[]): Plan {
   return { name, actions, log, states: before }
 }
 
-// ---- the expected outcome, from DESIGN.md's contract (not from the machine) ----
+// ---- the expected outcome, from the contract in docs/architecture.md and the guides (not from the machine) ----
 
 const TEXT_REASON = 'Text messages are not supported.'
 

@@ -20,7 +20,7 @@ import {
   type WsStream,
   type WsStreamOptions,
 } from '../src/index.js'
-import { bytes, readAll, streamPair, waitFor, type Teardown } from './helpers.js'
+import { bytes, readAll, streamPair, waitFor, type Teardown } from './support/helpers.js'
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
 

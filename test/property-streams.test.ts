@@ -1,5 +1,5 @@
 /**
- * Property tests (fast-check) of DESIGN.md's invariants 1, 2 and 4 over pairs of WsStreams on
+ * Property tests (fast-check) of invariants 1, 2 and 4 (docs/architecture.md) over pairs of WsStreams on
  * loopback: random write sizes, pipelining and timings on both sides, random read sizes and
  * consumer pauses, random coalesce / maxMessageSize / high-water marks, and a random close
  * (either side, both at once, or an abort) at a random moment.
@@ -15,15 +15,13 @@ import fc from 'fast-check'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { ConnectionClosedError, WsStream, type CloseInfo, type WsStreamOptions } from '../src/index.js'
-import { bytes } from './helpers.js'
+import { bytes, within } from './support/helpers.js'
+import { collectUnhandled, resourceCounts } from './support/process.js'
 
 const RUNS = Number(process.env.FC_RUNS ?? 300)
 const DEADLINE = 8000 // one run; a hang is a failure of invariant 2, not a tap timeout
 
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
-process.on('unhandledRejection', onUnhandled)
-t.teardown(() => { process.off('unhandledRejection', onUnhandled) })
+const unhandled = collectUnhandled(t)
 
 // ---- arbitraries ----
 
@@ -71,14 +69,10 @@ type Side = Scenario['a']
 interface WriteOutcome { bytes: Uint8Array; ok: boolean; unsent: number }
 
 function withDeadline<T>(promise: Promise<T>, what: string, signal: { expired: boolean }, state: () => string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      signal.expired = true
-      reject(new Error(`invariant 2: ${what} did not settle within ${DEADLINE} ms; ${state()}`))
-    }, DEADLINE)
+  return within(promise, DEADLINE, () => {
+    signal.expired = true
+    return `invariant 2 (${state()}): ${what}`
   })
-  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer))
 }
 
 async function writer(
@@ -138,11 +132,6 @@ async function reader(stream: WsStream, r: Side['reader']): Promise<{ data: Buff
   return { data: Buffer.concat(parts), errors }
 }
 
-function resourceCounts(): Map<string, number> {
-  const counts = new Map<string, number>()
-  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1)
-  return counts
-}
 const show = (m: Map<string, number>): string => JSON.stringify(Object.fromEntries([...m].sort()))
 
 async function run(s: Scenario, server: { wss: WebSocketServer; url: string }): Promise<void> {

@@ -5,21 +5,13 @@
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { WsStreamServer, connect, type CloseInfo, type WsStream } from '../src/index.js'
-import { bytes, waitFor } from './helpers.js'
-import { OP, parseClose, rawTcpPeer } from './raw-peer.js'
+import { bytes, urlOf, waitFor } from './support/helpers.js'
+import { resourceCounts } from './support/process.js'
+import { OP, parseClose, rawTcpPeer } from './support/raw-peer.js'
 
 /** Counts of the handle types a leak would show up as. */
-function handles(): Record<string, number> {
-  const counts: Record<string, number> = {}
-  for (const type of process.getActiveResourcesInfo()) {
-    if (/TCP|Timeout|Pipe/.test(type)) counts[type] = (counts[type] ?? 0) + 1
-  }
-  return counts
-}
+const handles = (): Record<string, number> => Object.fromEntries(resourceCounts(/TCP|Timeout|Pipe/))
 
-function urlOf(server: WsStreamServer): string {
-  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
 
 const CONNECTIONS = 1000
 const SIZE = 8 * 1024

@@ -8,11 +8,8 @@ import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { WebSocket } from 'ws'
 import { HandshakeError, WsStreamServer, connect, defaultServerKeepAlive, type WsStream } from '../src/index.js'
-import { bytes, peerClosed, rawClient, readAll, waitFor } from './helpers.js'
+import { bytes, peerClosed, rawClient, readAll, urlOf, waitFor } from './support/helpers.js'
 
-function urlOf(server: WsStreamServer): string {
-  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
-}
 
 async function listening(t: Test, options: ConstructorParameters<typeof WsStreamServer>[0] = {}) {
   const server = new WsStreamServer({ port: 0, host: '127.0.0.1', ...options })

@@ -1,7 +1,7 @@
 /**
  * Where the standard-WebSocket transport differs from ws's, and its write-backpressure design.
  * Node 20 has no global WebSocket: the client is ws's seen through the standard API only
- * (test/standard-stand-in.ts), or a scripted fake where the test needs to steer bufferedAmount.
+ * (test/support/standard-stand-in.ts), or a scripted fake where the test needs to steer bufferedAmount.
  */
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
@@ -10,8 +10,8 @@ import { WebSocket } from 'ws'
 import { InvalidCloseCodeError, HandshakeError, TimeoutError, WsStream, type StandardWebSocket, type WsStreamError } from '../src/index.js'
 import { connect } from '../src/connect-standard.js'
 import { standardTransport } from '../src/transport/standard.js'
-import { rawServer, waitFor, type Teardown } from './helpers.js'
-import { StandardOnly } from './standard-stand-in.js'
+import { rawServer, waitFor, type Teardown } from './support/helpers.js'
+import { StandardOnly } from './support/standard-stand-in.js'
 
 async function standardPair(t: Teardown) {
   const server = await rawServer(t)

@@ -22,7 +22,7 @@ import type { CloseInfo } from '../../machines/connection.js'
 import { readAhead, type WsStream } from '../stream.js'
 import { closeAndDiscard } from './discard.js'
 
-/** Options of {@link createDuplex} (`stream.toDuplex(options)`). */
+/** Options of {@link WsStream.toDuplex} (`stream.toDuplex(options)`). */
 export interface DuplexOptions {
   /**
    * Bytes the readable side buffers before it stops pulling from the stream (Node's default when
@@ -38,7 +38,7 @@ export interface DuplexOptions {
   allowHalfOpen?: boolean
 }
 
-/** The Duplex that {@link createDuplex} returns: a Node `Duplex` plus the stream and its close info. */
+/** The Duplex that {@link WsStream.toDuplex} returns: a Node `Duplex` plus the stream and its close info. */
 export class WsDuplex extends Duplex {
   /** The byte stream underneath. */
   readonly stream: WsStream

@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import net, { type AddressInfo } from 'node:net'
 import type { Teardown } from './helpers.js'
 
-export const cliPath = new URL('../dist/src/cli.js', import.meta.url).pathname
+export const cliPath = new URL('../../dist/src/cli.js', import.meta.url).pathname
 
 /** A running `ws-stream` process with its output collected as it comes. */
 export interface Cli {

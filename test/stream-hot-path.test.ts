@@ -1,10 +1,11 @@
 /**
- * The hot path costs no XState event per data message (DESIGN.md): data goes straight into the
- * buffers, the machine sees control events only. Counted with the actor's `inspect` hook.
+ * The hot path costs no XState event per data message (docs/architecture.md, "context.io is
+ * mutated in place"): data goes straight into the buffers, the machine sees control events only.
+ * Counted with the actor's `inspect` hook.
  */
 import t from 'tap'
 import type { InspectionEvent } from 'xstate'
-import { bytes, streamAndPeer, waitFor } from './helpers.js'
+import { bytes, streamAndPeer, waitFor } from './support/helpers.js'
 
 const messages = 1000
 const size = 100

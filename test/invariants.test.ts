@@ -1,5 +1,5 @@
 /**
- * DESIGN.md's "Invariants every change keeps", one group of tests each. Every test here would fail
+ * The invariants of docs/architecture.md, one group of tests each. Every test here would fail
  * if its invariant broke.
  */
 import { once } from 'node:events'
@@ -18,21 +18,14 @@ import {
   type WsEvent,
   type WsStreamOptions,
 } from '../src/index.js'
-import { bytes, rawClient, rawServer, streamPair, waitFor, type Teardown } from './helpers.js'
-import { OP, closePayload, parseClose, rawTcpPeer } from './raw-peer.js'
+import { bytes, rawClient, rawServer, streamPair, waitFor, within, type Teardown } from './support/helpers.js'
+import { collectUnhandled } from './support/process.js'
+import { OP, closePayload, parseClose, rawTcpPeer } from './support/raw-peer.js'
 
 const MiB = 1024 * 1024
 
 // Invariant 4 (part): nothing in this file may leave an unhandled rejection or an uncaught error.
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
-const onUncaught = (error: unknown): void => { unhandled.push(error) }
-process.on('unhandledRejection', onUnhandled)
-process.on('uncaughtExceptionMonitor', onUncaught)
-t.teardown(() => {
-  process.off('unhandledRejection', onUnhandled)
-  process.off('uncaughtExceptionMonitor', onUncaught)
-})
+const unhandled = collectUnhandled(t, { uncaught: true })
 
 /** A seeded PRNG (xorshift32) returning floats in [0, 1). */
 function random(seed: number): () => number {
@@ -215,13 +208,10 @@ t.test('1. after a reset the reader has a prefix of the resolved writes, and the
 type Outcome = 'resolved' | 'rejected' | 'hung'
 
 async function settleWithin(promises: Record<string, Promise<unknown>>, ms: number): Promise<Record<string, Outcome>> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), ms) })
   const entries = await Promise.all(Object.entries(promises).map(async ([name, p]) => {
-    const outcome = await Promise.race([p.then(() => 'resolved' as const, () => 'rejected' as const), deadline])
-    return [name, outcome] as const
+    const settled = p.then((): Outcome => 'resolved', (): Outcome => 'rejected')
+    return [name, await within(settled, ms, name).catch((): Outcome => 'hung')] as const
   }))
-  clearTimeout(timer)
   return Object.fromEntries(entries)
 }
 
@@ -306,7 +296,7 @@ t.test('2. close() settles at closeTimeout with a peer that completes the upgrad
 // ---------------------------------------------------------------------------------------------
 // 3. Bounded memory
 
-// The flood (a peer flooding a reader that never reads) is in core-flood-memory.test.ts: a process
+// The flood (a peer flooding a reader that never reads) is in invariants-flood-memory.test.ts: a process
 // of its own, so that its memory check measures us rather than the garbage of the tests before it.
 
 // ---------------------------------------------------------------------------------------------

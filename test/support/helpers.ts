@@ -4,7 +4,7 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { WebSocket, WebSocketServer } from 'ws'
-import { WsStream, type WsStreamOptions } from '../src/index.js'
+import { WsStream, type WsEvent, type WsStreamOptions, type WsStreamServer } from '../../src/index.js'
 
 export interface Teardown {
   teardown(fn: () => unknown): void
@@ -35,6 +35,28 @@ export async function rawServer(t: Teardown, options: ConstructorParameters<type
       return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve))
     },
   }
+}
+
+/** A ws server from {@link rawServer}. */
+export type RawServer = Awaited<ReturnType<typeof rawServer>>
+
+/**
+ * A WsStream over the server side of the connection that `connectPeer` opens to a new raw ws
+ * server, with every event it emits recorded in `events`.
+ */
+export async function serverSideStream<Peer>(
+  t: Teardown,
+  connectPeer: (server: RawServer) => Promise<Peer>,
+  { options = {}, serverOptions = {} }: { options?: WsStreamOptions; serverOptions?: ConstructorParameters<typeof WebSocketServer>[0] } = {},
+) {
+  const server = await rawServer(t, serverOptions)
+  const accepted = server.accept()
+  const peer = await connectPeer(server)
+  const stream = new WsStream(await accepted, options)
+  t.teardown(() => stream.abort())
+  const events: WsEvent[] = []
+  stream.on('*', (event) => events.push(event))
+  return { stream, peer, events }
 }
 
 /** A raw ws client connected to `url`, open. Terminated at teardown. */
@@ -91,6 +113,23 @@ export async function waitFor(check: () => boolean, ms = 5000, what = 'condition
   }
 }
 
+/** `promise`, or a rejection saying that `what` did not settle within `ms` (the timer is cleared either way). */
+export function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${typeof what === 'string' ? what : what()} did not settle within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer))
+}
+
+/** The ws:// URL of a WsStreamServer listening on 127.0.0.1. */
+export function urlOf(server: WsStreamServer): string {
+  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+/** Text of some bytes (null stays null). */
+export const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString())
+
 /** Resolves with the peer's ws 'close' event arguments. */
 export async function peerClosed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   if (ws.readyState === WebSocket.CLOSED) throw new Error('peer already closed; listen earlier')
@@ -114,15 +153,4 @@ export async function readAll(stream: WsStream): Promise<Buffer> {
   const parts: Uint8Array[] = []
   for await (const chunk of stream) parts.push(chunk)
   return Buffer.concat(parts)
-}
-
-/**
- * Runs `examples/<name>` as users run it (plain Node ESM importing the built package by name;
- * `npm test` builds first) and resolves with its stdout; a non-zero exit rejects.
- */
-export async function runExample(name: string, args: string[] = [], nodeArgs: string[] = []): Promise<string> {
-  const { execFile } = await import('node:child_process')
-  const { promisify } = await import('node:util')
-  const { stdout } = await promisify(execFile)(process.execPath, [...nodeArgs, `examples/${name}`, ...args], { timeout: 30_000 })
-  return stdout
 }

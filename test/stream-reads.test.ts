@@ -1,10 +1,9 @@
 import { once } from 'node:events'
 import t from 'tap'
 import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError, WsStream } from '../src/index.js'
-import { bytes, rawServer, readAll, streamAndPeer } from './helpers.js'
+import { bytes, rawServer, readAll, streamAndPeer, text } from './support/helpers.js'
 import { WebSocket } from 'ws'
 
-const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString())
 
 for (const side of ['client', 'server'] as const) {
   t.test(`as ${side}: the peer sends two lines then closes, the reader gets both lines then null`, async (t) => {

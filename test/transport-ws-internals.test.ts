@@ -9,7 +9,7 @@ import net from 'node:net'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { WsStream, WsStreamError, type WsEvent } from '../src/index.js'
-import { rawServer, streamAndPeer } from './helpers.js'
+import { rawServer, streamAndPeer } from './support/helpers.js'
 
 const wsVersion = (createRequire(import.meta.url)('ws/package.json') as { version: string }).version
 

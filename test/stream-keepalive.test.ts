@@ -4,21 +4,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ConnectionClosedError, TimeoutError, WsStream, type WsEvent, type WsStreamOptions } from '../src/index.js'
-import { bytes, peerClosed, rawClient, rawServer, streamPair, waitFor, type Teardown } from './helpers.js'
+import { ConnectionClosedError, TimeoutError, type WsEvent, type WsStreamOptions } from '../src/index.js'
+import { bytes, peerClosed, rawClient, serverSideStream, streamPair, waitFor, type Teardown } from './support/helpers.js'
 
 const keepAlive = { interval: 40, timeout: 80 }
 
 /** A server-side WsStream and a raw ws client peer built with `peerOptions`. */
-async function streamWithPeer(tt: Teardown, options: WsStreamOptions, peerOptions: ConstructorParameters<typeof import('ws').WebSocket>[2] = {}) {
-  const server = await rawServer(tt)
-  const accepted = server.accept()
-  const peer = await rawClient(tt, server.url, peerOptions)
-  const stream = new WsStream(await accepted, options)
-  tt.teardown(() => stream.abort())
-  const events: WsEvent[] = []
-  stream.on('*', (event) => events.push(event))
-  return { stream, peer, events }
+function streamWithPeer(tt: Teardown, options: WsStreamOptions, peerOptions: ConstructorParameters<typeof import('ws').WebSocket>[2] = {}) {
+  return serverSideStream(tt, (server) => rawClient(tt, server.url, peerOptions), { options })
 }
 
 t.test('keepAlive terminates a peer that stops answering pings: 1006, unclean, TimeoutError and an error event', async (t) => {

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import t from 'tap'
 import { ConnectionClosedError } from '../src/index.js'
-import { bytes, readAll, streamAndPeer, streamPair, waitFor } from './helpers.js'
+import { bytes, readAll, streamAndPeer, streamPair, waitFor } from './support/helpers.js'
 import type { WebSocket } from 'ws'
 
 function collect(peer: WebSocket): Buffer[] {

@@ -1,37 +1,15 @@
 /**
- * Invariant 3 (bounded memory), in a process of its own: a peer flooding 200 MiB at a reader that
+ * Invariant 3 of docs/architecture.md (bounded memory), in a process of its own: a peer flooding 200 MiB at a reader that
  * never reads. Alone here, so that the memory it measures is ours: next to earlier tests, their
  * garbage swung heapUsed + arrayBuffers by -30 to +16 MiB under a loaded run, against 2.3 MiB alone.
  */
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { runInNewContext } from 'node:vm'
-import v8 from 'node:v8'
 import t from 'tap'
 import { WsStream } from '../src/index.js'
-import { bytes, rawClient, rawServer } from './helpers.js'
+import { bytes, rawClient, rawServer } from './support/helpers.js'
+import { MiB, settledMemory } from './support/memory.js'
 
-const MiB = 1024 * 1024
-
-v8.setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-
-/** Heap plus array buffers after a full collection, once two samples 50 ms apart agree within 1 MiB. */
-async function settledMemory(): Promise<number> {
-  const sample = (): number => {
-    gc()
-    const m = process.memoryUsage()
-    return m.heapUsed + m.arrayBuffers
-  }
-  let last = sample()
-  for (let i = 0; i < 20; i++) {
-    await sleep(50)
-    const now = sample()
-    if (Math.abs(now - last) < MiB) return now
-    last = now
-  }
-  return last
-}
 
 t.test('3. a peer flooding 200 MiB at a reader that never reads does not grow memory past the high-water mark', async (t) => {
   const readHighWaterMark = 1 * MiB

@@ -5,7 +5,7 @@
  * It has no `on` or `terminate`, so `new WsStream(socket)` takes it for a standard WebSocket.
  */
 import { WebSocket } from 'ws'
-import type { StandardWebSocket } from '../src/index.js'
+import type { StandardWebSocket } from '../../src/index.js'
 
 type Listener = (event: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 

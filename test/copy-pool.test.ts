@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
 import { CopyPool, copyPool } from '../src/copy-pool.js'
-import { streamPair } from './helpers.js'
+import { streamPair } from './support/helpers.js'
 
 const KiB = 1024
 

@@ -2,9 +2,8 @@ import { once } from 'node:events'
 import t from 'tap'
 import { WebSocket } from 'ws'
 import { ConnectionClosedError, InvalidCloseCodeError, TimeoutError, WsStream, type WsEvent } from '../src/index.js'
-import { bytes, peerClosed, rawServer, readAll, streamAndPeer, streamPair, waitFor } from './helpers.js'
+import { bytes, peerClosed, rawServer, readAll, streamAndPeer, streamPair, text, waitFor } from './support/helpers.js'
 
-const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString())
 
 /** Makes a ws peer that never answers a Close frame (ws echoes through the instance's close()). */
 function neverEcho(peer: WebSocket): void {

@@ -3,24 +3,17 @@
  * server-side WsStream: the peer gets a clear close code, the local user a typed error and an event.
  */
 import t from 'tap'
-import { MessageTooLargeError, ProtocolError, WsStream, type WsEvent, type WsStreamOptions } from '../src/index.js'
-import { bytes, rawServer, streamAndPeer, type Teardown } from './helpers.js'
-import { OP, parseClose, rawTcpPeer } from './raw-peer.js'
+import { MessageTooLargeError, ProtocolError, type WsEvent, type WsStreamOptions } from '../src/index.js'
+import { bytes, serverSideStream, streamAndPeer, type Teardown } from './support/helpers.js'
+import { OP, parseClose, rawTcpPeer } from './support/raw-peer.js'
 import type { WebSocketServer } from 'ws'
 
 /** A raw TCP client upgraded against a ws server whose accepted socket is wrapped in a WsStream. */
-async function streamWithRawPeer(
+function streamWithRawPeer(
   tt: Teardown,
-  { serverOptions = {}, options = {} }: { serverOptions?: ConstructorParameters<typeof WebSocketServer>[0]; options?: WsStreamOptions } = {},
+  settings: { serverOptions?: ConstructorParameters<typeof WebSocketServer>[0]; options?: WsStreamOptions } = {},
 ) {
-  const server = await rawServer(tt, serverOptions)
-  const accepted = server.accept()
-  const peer = await rawTcpPeer(tt, server.port)
-  const stream = new WsStream(await accepted, options)
-  tt.teardown(() => stream.abort())
-  const events: WsEvent[] = []
-  stream.on('*', (event) => events.push(event))
-  return { stream, peer, events }
+  return serverSideStream(tt, (server) => rawTcpPeer(tt, server.port), settings)
 }
 
 t.test('a 126-byte ping gets Close 1002, an error event, and reads reject with ProtocolError after the bytes before it', async (t) => {

@@ -14,7 +14,7 @@ import {
   type WsEvent,
   WsStream,
   type WsStreamOptions,
-} from '../src/index.js'
+} from '../../src/index.js'
 import { bytes, rawServer, type Teardown, waitFor } from './helpers.js'
 
 /** One connected pair. */

@@ -1,24 +1,11 @@
 /**
- * Helpers of the adapter and codec tests: a flooding peer that respects its own send buffer
- * (so that only the receiver's memory is measured), heap measurement, hashing.
+ * A flooding peer that respects its own send buffer (so that only the receiver's memory is
+ * measured), a stall detector, hashing: for the adapter and codec tests.
  */
 import { createHash } from 'node:crypto'
-import v8 from 'node:v8'
-import vm from 'node:vm'
+import type { Test } from 'tap'
 import type { WebSocket } from 'ws'
-
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc') as () => void
-
-/** Live JS heap plus ArrayBuffer memory (where Buffers live), after a full collection. */
-export function liveMemory(): number {
-  gc()
-  gc()
-  const { heapUsed, arrayBuffers } = process.memoryUsage()
-  return heapUsed + arrayBuffers
-}
-
-export const MiB = 1024 * 1024
+import { liveMemory, MiB } from './memory.js'
 
 /** Hex sha256 of some byte chunks. */
 export function sha256(...parts: Uint8Array[]): string {
@@ -94,5 +81,21 @@ export async function stalled(progress: () => number, quietMs = 300, maxMs = 30_
   }
 }
 
-/** Text of some bytes (null stays null). */
-export const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString())
+/**
+ * Floods `peer` with 64 MiB while `receive` starts a receiver that stops taking bytes, waits for
+ * the flood to stall, and checks that the receiver held it back: it paused the socket, the peer
+ * got rid of under half, our memory grew under 16 MiB. Resolves with the flood, still going.
+ */
+export async function floodHeldBack(t: Test, receiver: string, peer: WebSocket, paused: () => boolean, receive: () => unknown): Promise<Flood> {
+  const before = liveMemory()
+  const rssBefore = process.memoryUsage().rss
+  const sending = flood(peer, 64 * MiB)
+  await receive()
+  await stalled(() => sending.acked)
+  const growth = liveMemory() - before
+  t.comment(`${receiver}, reader stalled: peer got rid of ${(sending.acked / MiB).toFixed(1)} MiB, memory grew ${(growth / MiB).toFixed(1)} MiB (RSS ${((process.memoryUsage().rss - rssBefore) / MiB).toFixed(1)} MiB)`)
+  t.ok(paused(), 'the stream paused the socket')
+  t.ok(sending.acked < 32 * MiB, 'the peer could not send most of the flood')
+  t.ok(growth < 16 * MiB, `memory grew ${growth} bytes, under 16 MiB`)
+  return sending
+}

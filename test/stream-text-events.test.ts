@@ -1,9 +1,8 @@
 import { once } from 'node:events'
 import t from 'tap'
 import { ReceivedTextError, WsStream, type WsEvent } from '../src/index.js'
-import { peerClosed, readAll, streamAndPeer, streamPair, waitFor } from './helpers.js'
+import { peerClosed, readAll, streamAndPeer, streamPair, text, waitFor } from './support/helpers.js'
 
-const text = (u: Uint8Array | null) => (u === null ? null : Buffer.from(u).toString())
 
 t.test('a text message: the peer sees Close 1003 with the reason, we get a ReceivedTextError event', async (t) => {
   const { stream, peer } = await streamAndPeer(t)
