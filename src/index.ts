@@ -20,6 +20,7 @@ export { canAccept, countConnections, defaultDrain } from '../machines/server.js
 export type { DrainReport, DrainOptions, ConnectionCounts, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
 export { connect } from './connect.js'
 export type { ConnectOptions } from './connect.js'
+export { proxyFromEnv } from './proxy.js'
 export { framed } from './codecs/framed.js'
 export type { Framed } from './codecs/framed.js'
 export type { Codec, Decoded } from './codecs/codec.js'
