@@ -35,7 +35,7 @@ async function roundTrip(t: Test, url: string, options: Parameters<typeof connec
   const stream = await connect(url, { timeout: 10_000, ...options })
   t.teardown(() => stream.abort())
   await stream.write('hello through\n')
-  t.equal((await stream.readUntil('\n')).toString(), 'hello through\n', 'the echo came back')
+  t.equal(Buffer.from((await stream.readUntil(0x0a))!).toString(), 'hello through\n', 'the echo came back')
   t.match(await stream.close(1000), { code: 1000, wasClean: true })
 }
 
@@ -88,7 +88,7 @@ t.test('connect({ proxy }) tunnels through tinyproxy with HTTP CONNECT', { skip:
     const proxy = await startTinyproxy(t)
     const port = await echoServer(t)
     await roundTrip(t, `ws://127.0.0.1:${port}`, { proxy: proxy.url })
-    t.match(proxy.log(), new RegExp(`CONNECT.*127\\.0\\.0\\.1:${port}|Established connection to host "127\\.0\\.0\\.1"`), 'the proxy carried it')
+    t.match(proxy.log(), new RegExp(`: CONNECT 127\\.0\\.0\\.1:${port} `), 'the proxy carried it')
   })
 
   t.test('wss:// through a proxy with basic auth; TLS runs inside the tunnel with the call\'s ca', { skip: opensslSkip }, async (t) => {
@@ -96,7 +96,7 @@ t.test('connect({ proxy }) tunnels through tinyproxy with HTTP CONNECT', { skip:
     const proxy = await startTinyproxy(t, { user: 'alice', password: 'pa55word' })
     const port = await echoServer(t, certs)
     await roundTrip(t, `wss://localhost:${port}`, { proxy: proxy.url, ca: readFileSync(certs.ca) })
-    t.match(proxy.log(), /Established connection to host "localhost"/, 'the proxy carried it')
+    t.match(proxy.log(), new RegExp(`: CONNECT localhost:${port} `), 'the proxy carried it')
   })
 
   t.test('a proxy that wants credentials answers with its status: a HandshakeError', async (t) => {

@@ -4,10 +4,10 @@
  * 127.0.0.1 signed by it, and an unrelated "wrong" CA), and tinyproxy as the HTTP CONNECT proxy.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, tcpReady, which } from './cli-helpers.js'
+import { cli, freePort, tcpReady, which, type Cli } from './cli-helpers.js'
 import type { Teardown } from './helpers.js'
 
 /** A temp dir removed at teardown. */
@@ -49,7 +49,7 @@ export function makeCertificates(t: Teardown): Certificates {
   return { dir, ca: join(dir, 'ca.pem'), wrongCa: join(dir, 'wrong.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') }
 }
 
-/** A running tinyproxy on 127.0.0.1 (basic auth when `auth` is given: letters and digits only, tinyproxy's config grammar); killed at teardown. */
+/** A running tinyproxy (`log()` reads its log file, where each tunnel is a `CONNECT host:port` line) on 127.0.0.1 (basic auth when `auth` is given: letters and digits only, tinyproxy's config grammar); killed at teardown. */
 export async function startTinyproxy(t: Teardown, auth?: { user: string; password: string }): Promise<{ port: number; url: string; log: () => string }> {
   const dir = tempDir(t, 'ws-stream-proxy-')
   const port = await freePort()
@@ -60,6 +60,8 @@ export async function startTinyproxy(t: Teardown, auth?: { user: string; passwor
     'MaxClients 20',
     'LogLevel Connect',
     'Allow 127.0.0.1',
+    // A file: its log on a pipe would be block-buffered, and the tests read it as they go.
+    `LogFile "${join(dir, 'tinyproxy.log')}"`,
     // No ConnectPort line: CONNECT may reach any port (the test servers' ports are random).
     ...(auth ? [`BasicAuth ${auth.user} ${auth.password}`] : []),
   ]
@@ -78,5 +80,26 @@ export async function startTinyproxy(t: Teardown, auth?: { user: string; passwor
     exited.then(() => { throw new Error(`tinyproxy exited before listening: ${log}`) }),
   ])
   const credentials = auth ? `${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@` : ''
-  return { port, url: `http://${credentials}127.0.0.1:${port}`, log: () => log }
+  const logFile = join(dir, 'tinyproxy.log')
+  return { port, url: `http://${credentials}127.0.0.1:${port}`, log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : log) }
+}
+
+/** Feeds `input` to `ws-stream connect ...args`, ends stdin once the echo is back, resolves with the outcome. */
+export async function echoThrough(t: Teardown, args: string[], input = 'ping\n', env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  const client = cli(t, ['connect', ...args], env)
+  client.child.stdin.write(input)
+  const deadline = Date.now() + 15_000
+  while (client.stdout().length < input.length && client.child.exitCode === null && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  client.child.stdin.end()
+  const code = await client.exited
+  return { code, stdout: client.stdout().toString(), stderr: client.stderr() }
+}
+
+/** Starts `ws-stream listen ...args` and resolves with its URL from the "listening on" line. */
+export async function listenOn(t: Teardown, args: string[]): Promise<Cli & { url: string }> {
+  const server = cli(t, ['listen', ...args])
+  const [, url] = await server.waitForStderr(/listening on (\S+)/)
+  return { ...server, url: url! }
 }

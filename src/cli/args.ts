@@ -196,7 +196,7 @@ export function parseCommand(argv: string[]): Command {
       throw new UsageError(`'${target}' is not a URL; use ws://host:port/path or wss://…`)
     }
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
-      throw new UsageError(`The URL must start with ws://, wss:// or ws+unix:, got '${url.protocol}//'.`)
+      throw new UsageError(`The URL must start with ws:// or wss:// (or ws+unix:/path), got '${url.protocol}//'.`)
     }
     return { command, url: url.href, timeout: number('--timeout', values.timeout, 30_000, 1), ...connectFlags(url, values), ...common }
   }

@@ -85,7 +85,8 @@ export async function runConnect(options: ConnectCommand, reporter: Reporter): P
   } catch (error) {
     const err = error as Error & { code?: string; cause?: { code?: string } }
     if (err instanceof HandshakeError && err.status !== undefined) {
-      reporter.error(`${options.url} refused the WebSocket upgrade with HTTP ${err.status}.`)
+      const via = endpoint.proxy ? ` (through the proxy ${redact(endpoint.proxy)}: the answer may be the proxy's)` : ''
+      reporter.error(`${options.url} refused the WebSocket upgrade with HTTP ${err.status}${via}.`)
       return exitCodes.handshakeRefused
     }
     if (err.code === 'ERR_WS_TIMEOUT') {
