@@ -8,6 +8,7 @@ import { WebSocket, type ClientOptions } from 'ws'
 import { HandshakeError } from './errors.js'
 import { abortError, awaitOpening } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
+import { proxyAgent } from './proxy.js'
 import { WsStream } from './stream.js'
 
 /** Options of {@link connect}: ws's client options (headers, TLS, agent, …) with safer defaults, and ours. */
@@ -32,6 +33,14 @@ export interface ConnectOptions extends Omit<ClientOptions, 'createConnection'> 
   maxPayload?: number
   /** Compression; off unless asked (default false; ws's own default is on). */
   perMessageDeflate?: ClientOptions['perMessageDeflate']
+  /**
+   * An HTTP proxy, `http://[user:pass@]host:port` (or `https://` to reach the proxy over TLS):
+   * the connection is tunnelled through it with HTTP CONNECT, then TLS runs inside the tunnel for
+   * `wss:` with this call's TLS options (`ca`, `rejectUnauthorized`, …). Not read from the
+   * environment: pass `proxyFromEnv(url)` for curl's `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
+   * Excludes `agent`; not for `ws+unix:` URLs.
+   */
+  proxy?: string | URL
 }
 
 const MiB = 1024 * 1024
@@ -48,8 +57,13 @@ const MiB = 1024 * 1024
  * - `WsStreamError` with code `ERR_WS_ABORTED` when `signal` aborted it (`cause` is the signal's reason).
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WsStream> {
-  const { timeout = 30_000, signal, protocols, stream: streamOptions = {}, ...wsOptions } = options
+  const { timeout = 30_000, signal, protocols, stream: streamOptions = {}, proxy, ...wsOptions } = options
   if (!(timeout > 0)) throw new RangeError(`connect timeout must be > 0, got ${String(timeout)}`)
+  if (proxy !== undefined) {
+    if (wsOptions.agent !== undefined) throw new TypeError('connect takes proxy or agent, not both')
+    if (new URL(url).protocol === 'ws+unix:') throw new TypeError(`connect: a ws+unix: URL cannot go through a proxy, got proxy '${String(proxy)}'`)
+    wsOptions.agent = proxyAgent(proxy) // bad proxy URLs throw here, before any socket exists
+  }
   resolveOptions(streamOptions) // bad stream options fail before any socket exists
   if (signal?.aborted) throw abortError(signal)
 

@@ -20,6 +20,7 @@ export { isStandardCloseCode } from './transport/standard.js'
 export type { StandardWebSocket, StandardListener } from './transport/standard.js'
 export * from './errors.js'
 export { connect } from './connect.js'
+export { proxyFromEnv } from './proxy.js'
 export type { ConnectOptions } from './connect.js'
 
 // The machines, for embedding and custom transports

@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from 'node:util'
+import { parseProxyUrl } from '../proxy.js'
 
 /** The command's exit statuses. A connection's close code maps to `100 + (code - 1000)` for 1001–1015. */
 export const exitCodes = Object.freeze({
@@ -22,6 +23,8 @@ export const exitCodes = Object.freeze({
   openTimeout: 5,
   /** listen: the port cannot be bound (in use, no permission). */
   cannotListen: 6,
+  /** connect: the server's TLS certificate failed verification (unknown CA, wrong host name, expired). */
+  certificateRejected: 7,
   /** connect: the connection closed with an application code (3000–4999). */
   applicationClose: 99,
   /** connect: interrupted by SIGINT (128 + 2) after a graceful close. */
@@ -32,8 +35,8 @@ export const exitCodes = Object.freeze({
 
 /** The text of `ws-stream --help`. */
 export const USAGE = `Usage:
-  ws-stream connect <url> [options]            stdin → WebSocket → stdout
-  ws-stream listen <port> --echo [options]     echo every connection
+  ws-stream connect <url> [options]            stdin → WebSocket → stdout (ws://, wss://, ws+unix:/path[:/request-path])
+  ws-stream listen <port> --echo [options]     echo every connection (--unix <path> instead of <port>)
   ws-stream listen <port> --exec <command>     bridge each connection to a command's stdin/stdout
   ws-stream listen <port> --to <host:port>     bridge each connection to a TCP service
 
@@ -43,6 +46,17 @@ Options:
   --timeout <ms>           connect: how long the opening may take (default 30000)
   --host <host>            listen: the address to bind (default 127.0.0.1)
   --max-connections <n>    listen: refuse upgrades past n open connections with HTTP 503
+  --cert <file> --key <file>  listen: serve wss:// with this PEM certificate (chain) and private key
+  --unix <path>            listen: on a unix socket instead of a TCP port (the file is removed on exit)
+  --ca <file>              connect: trust the certificate authorities in this PEM file for wss://
+  --insecure               connect: do not verify the server's certificate (says so on stderr)
+  --proxy <url>            connect: tunnel through an HTTP proxy, http://[user:pass@]host:port (HTTP CONNECT);
+                           without it, https_proxy/HTTPS_PROXY (wss) or http_proxy/HTTP_PROXY (ws) and
+                           no_proxy/NO_PROXY are read as curl does
+  -H, --header <'Name: value'>  connect: an extra request header (repeatable)
+  --protocol <name>        connect: offer this subprotocol (repeatable, in order of preference);
+                           listen: accept only these subprotocols (others are refused with HTTP 400)
+  --compress               permessage-deflate (connect offers it, listen accepts it); off by default
   -q, --quiet              print fatal errors only
   -v, --verbose            print every connection event (state, ping, pong, closeFrame, error, closed)
   --progress               a live bytes-and-rate line on stderr
@@ -64,6 +78,7 @@ Exit status:
   4     the server refused the upgrade with an HTTP status (403, 503, …)
   5     the opening timed out (--timeout)
   6     listen: cannot bind the port
+  7     connect: the server's TLS certificate was rejected (unknown CA: use --ca; wrong host; expired)
   99    connect: closed with an application code (3000-4999)
   1xx   connect: closed with code 1000+xx (101 going away, 102 protocol error, 103 text rejected,
         106 reset or close timeout, 109 message too big, 111 server error, 114 bad gateway, …)
@@ -86,12 +101,33 @@ export interface ConnectCommand extends Common {
   command: 'connect'
   url: string
   timeout: number
+  /** --ca: a PEM file of the certificate authorities to trust for wss:// (instead of Node's). */
+  ca?: string
+  /** --insecure: do not verify the server's certificate. */
+  insecure: boolean
+  /** --proxy: an explicit HTTP proxy URL; without it, the environment's (curl's rules) applies. */
+  proxy?: string
+  /** -H/--header, in order: [name, value]. */
+  headers: Array<[string, string]>
+  /** --protocol: the subprotocols to offer, in order of preference. */
+  protocols: string[]
+  /** --compress: offer permessage-deflate. */
+  compress: boolean
 }
 
 export interface ListenCommand extends Common {
   command: 'listen'
+  /** The TCP port (0 and unused with `unix`). */
   port: number
   host: string
+  /** --unix: listen on this unix socket path instead of a TCP port. */
+  unix?: string
+  /** --cert and --key: PEM files; both or neither (then plain ws://). */
+  tls?: { cert: string; key: string }
+  /** --protocol: the only subprotocols accepted; empty for any (and none). */
+  protocols: string[]
+  /** --compress: accept permessage-deflate. */
+  compress: boolean
   maxConnections: number | undefined
   mode: { type: 'echo' } | { type: 'exec'; command: string } | { type: 'to'; host: string; port: number }
 }
@@ -112,10 +148,19 @@ const optionSpec = {
   progress: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  unix: { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
+  proxy: { type: 'string' },
+  header: { type: 'string', short: 'H', multiple: true },
+  protocol: { type: 'string', multiple: true },
+  compress: { type: 'boolean' },
 } as const
 
-const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections'] as const
-const connectOnly = ['timeout'] as const
+const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'cert', 'key', 'unix'] as const
+const connectOnly = ['timeout', 'ca', 'insecure', 'proxy', 'header'] as const
 
 /** Parses and validates the command line; throws {@link UsageError} for anything wrong. */
 export function parseCommand(argv: string[]): Command {
@@ -153,14 +198,17 @@ export function parseCommand(argv: string[]): Command {
     } catch {
       throw new UsageError(`'${target}' is not a URL; use ws://host:port/path or wss://…`)
     }
-    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`The URL must start with ws:// or wss://, got '${url.protocol}//'.`)
-    return { command, url: url.href, timeout: number('--timeout', values.timeout, 30_000, 1), ...common }
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:' && url.protocol !== 'ws+unix:') {
+      throw new UsageError(`The URL must start with ws:// or wss:// (or ws+unix:/path), got '${url.protocol}//'.`)
+    }
+    return { command, url: url.href, timeout: number('--timeout', values.timeout, 30_000, 1), ...connectFlags(url, values), ...common }
   }
 
   const wrong = misplaced(connectOnly)
   if (wrong) throw new UsageError(`--${wrong} applies to connect, not listen.`)
-  if (target === undefined) throw new UsageError('listen needs a port, e.g. ws-stream listen 8080 --echo')
-  const port = portNumber('port', target)
+  const unix = unixPath(values.unix, target, values.host)
+  if (target === undefined && unix === undefined) throw new UsageError('listen needs a port, e.g. ws-stream listen 8080 --echo')
+  const port = target === undefined ? 0 : portNumber('port', target)
   const modes = [values.echo ? 'echo' : undefined, values.exec, values.to].filter((m) => m !== undefined)
   if (modes.length !== 1) throw new UsageError('listen needs exactly one of --echo, --exec <command>, --to <host:port>.')
   let mode: ListenCommand['mode']
@@ -170,7 +218,99 @@ export function parseCommand(argv: string[]): Command {
     mode = { type: 'exec', command: values.exec }
   } else mode = { type: 'to', ...hostPort(values.to!) }
   const maxConnections = values['max-connections'] === undefined ? undefined : number('--max-connections', values['max-connections'], 0, 0, true)
-  return { command, port, host: values.host ?? '127.0.0.1', maxConnections, mode, ...common }
+  return {
+    command, port, host: values.host ?? '127.0.0.1', ...(unix === undefined ? {} : { unix }), maxConnections, mode,
+    ...listenFlags(values), ...common,
+  }
+}
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof optionSpec; allowPositionals: true; strict: true }>>['values']
+
+/** connect's TLS, proxy, header, subprotocol and compression flags, checked. */
+function connectFlags(url: URL, values: Values): Pick<ConnectCommand, 'ca' | 'insecure' | 'proxy' | 'headers' | 'protocols' | 'compress'> {
+  const insecure = values.insecure ?? false
+  if (values.ca !== undefined && insecure) throw new UsageError('--ca and --insecure exclude each other.')
+  if (values.ca === '') throw new UsageError('--ca needs a file (PEM).')
+  const tlsFlag = values.ca !== undefined ? '--ca' : insecure ? '--insecure' : undefined
+  if (tlsFlag && url.protocol !== 'wss:') throw new UsageError(`${tlsFlag} applies to wss:// URLs, got '${url.protocol}//'.`)
+  let proxy: string | undefined
+  if (values.proxy !== undefined) {
+    if (url.protocol === 'ws+unix:') throw new UsageError('--proxy does not apply to ws+unix: URLs.')
+    proxy = proxyUrl(values.proxy)
+  }
+  return {
+    ...(values.ca === undefined ? {} : { ca: values.ca }),
+    insecure,
+    ...(proxy === undefined ? {} : { proxy }),
+    headers: (values.header ?? []).map(header),
+    protocols: protocolList(values.protocol),
+    compress: values.compress ?? false,
+  }
+}
+
+/** listen's TLS, subprotocol and compression flags, checked. */
+function listenFlags(values: Values): Pick<ListenCommand, 'tls' | 'protocols' | 'compress'> {
+  const { cert, key } = values
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError(cert === undefined ? '--key needs --cert (a PEM certificate file).' : '--cert needs --key (a PEM private key file).')
+  if (cert === '' || key === '') throw new UsageError(`${cert === '' ? '--cert' : '--key'} needs a file (PEM).`)
+  return {
+    ...(cert === undefined ? {} : { tls: { cert, key: key! } }),
+    protocols: protocolList(values.protocol),
+    compress: values.compress ?? false,
+  }
+}
+
+/** --unix's path; it replaces the port and --host. */
+function unixPath(path: string | undefined, port: string | undefined, host: string | undefined): string | undefined {
+  if (path === undefined) return undefined
+  if (path === '') throw new UsageError('--unix needs a socket path.')
+  if (port !== undefined) throw new UsageError(`--unix replaces the port: give one or the other, got port '${port}'.`)
+  if (host !== undefined) throw new UsageError('--unix and --host exclude each other.')
+  return path
+}
+
+/** --proxy's URL, checked as connect() checks its `proxy` option. */
+function proxyUrl(raw: string): string {
+  try {
+    return parseProxyUrl(raw, '--proxy').href
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}.`)
+  }
+}
+
+// RFC 9110 section 5.6.2: a token (header names, subprotocol names).
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// Headers the WebSocket handshake itself sets; each has a flag of its own or none.
+const handshakeHeaders = new Map([
+  ['sec-websocket-protocol', 'use --protocol'],
+  ['sec-websocket-extensions', 'use --compress'],
+  ['sec-websocket-key', 'it is random per connection'],
+  ['sec-websocket-version', 'it is always 13'],
+  ['upgrade', 'it is always websocket'],
+  ['connection', 'it is always Upgrade'],
+])
+
+/** -H's 'Name: value'. */
+function header(raw: string): [string, string] {
+  const colon = raw.indexOf(':')
+  if (colon === -1) throw new UsageError(`--header takes 'Name: value', got '${raw}' (no colon).`)
+  const name = raw.slice(0, colon).trim()
+  const value = raw.slice(colon + 1).trim()
+  if (!token.test(name)) throw new UsageError(`--header: '${name}' is not a header name, in '${raw}'.`)
+  if (/[\r\n\0]/.test(value)) throw new UsageError(`--header: the value of '${name}' has a line break or NUL.`)
+  const owned = handshakeHeaders.get(name.toLowerCase())
+  if (owned) throw new UsageError(`--header '${name}' is set by the WebSocket handshake: ${owned}.`)
+  return [name, value]
+}
+
+/** --protocol's names: tokens, each once. */
+function protocolList(raw: string[] | undefined): string[] {
+  const protocols = raw ?? []
+  for (const [i, name] of protocols.entries()) {
+    if (!token.test(name)) throw new UsageError(`--protocol takes a subprotocol name (a token: letters, digits, !#$%&'*+-.^_\`|~), got '${name}'.`)
+    if (protocols.indexOf(name) !== i) throw new UsageError(`--protocol '${name}' is given twice.`)
+  }
+  return protocols
 }
 
 function number(name: string, raw: string | undefined, fallback: number, min: number, integer = false): number {

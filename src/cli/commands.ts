@@ -9,6 +9,7 @@ import net from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import { connect, HandshakeError, WsStreamServer, type CloseInfo, type WsStream } from '../index.js'
 import { exitCodes, type ConnectCommand, type ListenCommand } from './args.js'
+import { clientOptions, isCertificateError, listener, redact, serverOptions } from './endpoints.js'
 import { closeSummary, Progress, type Reporter } from './report.js'
 
 /** Resolves once `output` can take more, or once it is gone (so a dead pipe never hangs a loop). */
@@ -75,24 +76,31 @@ function exitCodeFor(info: CloseInfo): number {
 
 export async function runConnect(options: ConnectCommand, reporter: Reporter): Promise<number> {
   let stream: WsStream
+  const endpoint = clientOptions(options, reporter)
   try {
     stream = await connect(options.url, {
+      ...endpoint,
       timeout: options.timeout,
       stream: { closeTimeout: options.closeTimeout, text: options.text },
     })
   } catch (error) {
     const err = error as Error & { code?: string; cause?: { code?: string } }
     if (err instanceof HandshakeError && err.status !== undefined) {
-      reporter.error(`${options.url} refused the WebSocket upgrade with HTTP ${err.status}.`)
+      const via = endpoint.proxy ? ` (through the proxy ${redact(endpoint.proxy)}: the answer may be the proxy's)` : ''
+      reporter.error(`${options.url} refused the WebSocket upgrade with HTTP ${err.status}${via}.`)
       return exitCodes.handshakeRefused
     }
     if (err.code === 'ERR_WS_TIMEOUT') {
       reporter.error(`${options.url} did not open within ${options.timeout} ms.`)
       return exitCodes.openTimeout
     }
+    if (err instanceof HandshakeError && isCertificateError(err.cause)) {
+      reporter.error(`${options.url}: the server's certificate was rejected: ${err.cause!.code} (${(err.cause as Error).message}); trust its CA with --ca FILE`)
+      return exitCodes.certificateRejected
+    }
     if (err instanceof HandshakeError) {
       const why = err.cause?.code ? `${err.cause.code}` : err.message
-      reporter.error(`cannot connect to ${options.url}: ${why}`)
+      reporter.error(`cannot connect to ${options.url}${endpoint.proxy ? ` through the proxy ${redact(endpoint.proxy)}` : ''}: ${why}`)
       return exitCodes.unreachable
     }
     throw error
@@ -122,24 +130,26 @@ export async function runConnect(options: ConnectCommand, reporter: Reporter): P
 }
 
 export async function runListen(options: ListenCommand, reporter: Reporter): Promise<number> {
+  const endpoint = listener(options)
   const server = new WsStreamServer({
-    port: options.port,
-    host: options.host,
+    ...endpoint.options,
+    ...serverOptions(options),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     // A bridge answers the peer's Close once the command or service behind it is done, not when
     // their input ends: they may answer only then (sha256sum, an HTTP/1.0 server).
     stream: { closeTimeout: options.closeTimeout, text: options.text, allowHalfOpen: options.mode.type !== 'echo' },
   })
+  endpoint.start()
   try {
     await server.listening
   } catch (error) {
     const err = error as NodeJS.ErrnoException
-    reporter.error(`cannot listen on ${options.host}:${options.port}: ${err.code ?? err.message}`)
+    reporter.error(`cannot listen on ${endpoint.name}: ${err.code ?? err.message}`)
     await server.close({ timeout: 0 })
+    await endpoint.close()
     return exitCodes.cannotListen
   }
-  const address = server.address()
-  const where = typeof address === 'string' ? address : `ws://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+  const where = endpoint.url(server.address())
   reporter.info(`listening on ${where} (${describeMode(options.mode)})`)
 
   const progress = options.progress ? new Progress(reporter) : undefined
@@ -147,7 +157,7 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
   const handlers = new Set<Promise<void>>()
   let nextId = 0
   server.on('connection', (stream, request) => {
-    const label = `#${++nextId} ${request.socket.remoteAddress}:${request.socket.remotePort}`
+    const label = `#${++nextId} ${request.socket.remoteAddress === undefined ? 'unix' : `${request.socket.remoteAddress}:${request.socket.remotePort}`}`
     reporter.info(`${label} open`)
     reporter.watch(stream, label)
     progress?.add(stream)
@@ -168,6 +178,7 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
   reporter.info(`${signal}: draining ${server.connections.size} connection(s)`)
   const report = await server.close({ timeout: options.closeTimeout })
   await Promise.all(handlers)
+  await endpoint.close()
   progress?.stop()
   reporter.info(`stopped: ${report.closedCleanly} closed cleanly, ${report.terminated} terminated`)
   return exitCodes.ok

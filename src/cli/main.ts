@@ -15,8 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     command = parseCommand(argv)
   } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    process.stderr.write(`ws-stream: ${error.message}\nRun 'ws-stream --help' for usage.\n`)
-    return exitCodes.usage
+    return usage(error)
   }
   if (command.command === 'help') {
     process.stdout.write(USAGE)
@@ -31,7 +30,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return command.command === 'connect' ? await runConnect(command, reporter) : await runListen(command, reporter)
   } catch (error) {
+    if (error instanceof UsageError) return usage(error) // a flag's file that cannot be read or parsed
     reporter.error(`unexpected failure: ${(error as Error).stack ?? String(error)}`)
     return exitCodes.failure
   }
+}
+
+function usage(error: UsageError): number {
+  process.stderr.write(`ws-stream: ${error.message}\nRun 'ws-stream --help' for usage.\n`)
+  return exitCodes.usage
 }

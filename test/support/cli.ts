@@ -19,9 +19,9 @@ export interface Cli {
   waitForStderr(pattern: RegExp, ms?: number): Promise<RegExpMatchArray>
 }
 
-/** Spawns `node dist/src/cli.js ...args`; the process is killed at teardown if still running. */
-export function cli(t: Teardown, args: string[]): Cli {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: 'pipe' })
+/** Spawns `node dist/src/cli.js ...args` (in `env`, default ours); the process is killed at teardown if still running. */
+export function cli(t: Teardown, args: string[], env?: NodeJS.ProcessEnv): Cli {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: 'pipe', ...(env ? { env } : {}) })
   const out: Buffer[] = []
   let err = ''
   child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
