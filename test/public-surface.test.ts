@@ -23,7 +23,7 @@ const sharedValues = [
   'transportAttacher',
 ]
 /** Values of the Node entry only: the server runs on Node. */
-const nodeValues = ['WsStreamServer', 'canAccept', 'countConnections', 'defaultDrain', 'defaultServerKeepAlive', 'serverMachine']
+const nodeValues = ['WsStreamServer', 'canAccept', 'countConnections', 'defaultDrain', 'defaultServerKeepAlive', 'proxyFromEnv', 'serverMachine']
 
 /** Types (no value) of both entries. */
 const sharedTypes = [
