@@ -157,6 +157,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       ...wsOptions
     } = options
     this.#handler = handler
+    resolveOptions(stream, 'options.stream') // `id` and `inspect` do not apply here, but nonsense in them is still an error
     const { id: _id, inspect: _inspect, ...perConnection } = stream
     this.#streamOptions = { ...perConnection, keepAlive: stream.keepAlive ?? defaultServerKeepAlive }
     resolveOptions(this.#streamOptions, 'options.stream') // reject bad options here, not at the first connection
