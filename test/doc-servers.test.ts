@@ -151,6 +151,8 @@ const misbehaving: Array<[string, (url: string) => Promise<void>]> = [
 ]
 
 const programs = await extractPrograms()
+// About ten seconds per program on a quiet machine, twelve programs: more than the default file timeout.
+t.setTimeout(600_000)
 
 t.test('the extraction finds the documented server programs', async (t) => {
   const names = programs.map((p) => p.name)
