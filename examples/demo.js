@@ -17,18 +17,18 @@ const show = (who) => (event) => {
   console.log(`[${who}] event ${event.type}${detail ? ': ' + detail : ''}`)
 }
 
-const server = new WsStreamServer({ host: '127.0.0.1', port: 0 })
+const server = new WsStreamServer({ host: '127.0.0.1', port: 0, handler: serve })  // serve: below; its failures are contained
 await server.listening
 const { port } = server.address()
 console.log(`server listening on ws://127.0.0.1:${port}`)
 
 // Server side: answer each line in upper case until the client closes.
-server.on('connection', async (stream) => {
+async function serve(stream) {
   stream.on('*', show('server'))
   for (let line; (line = await stream.readUntil(0x0a)) !== null;) {
     await stream.write(decoder.decode(line).toUpperCase())
   }
-})
+}
 
 // A stream over a still-CONNECTING socket, so the demo shows its connecting → open transition too.
 // (`await connect(url)` is the short way when you need the stream only once it is open.)

@@ -8,26 +8,36 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
 import { connect, WsStreamServer } from 'ws-stream-actor'
 
-const server = new WsStreamServer({ host: '127.0.0.1', port: 0 })
+// The handler hashes what each connection sends; a connection that fails (a reset, bytes that are
+// not gzip) fails alone. The first connection is this demo's own client.
+let first
+const received = new Promise((resolve, reject) => { first = { resolve, reject } })
+const server = new WsStreamServer({ host: '127.0.0.1', port: 0, handler: receive })
+server.on('connectionError', (error, { id }) => console.log(`[server] ${id}: ${error.message}`))
 await server.listening
 const url = `ws://127.0.0.1:${server.address().port}`
 console.log(`server listening on ${url}`)
 
-const received = new Promise((resolve, reject) => {
-  server.on('connection', (stream) => {
-    const hash = createHash('sha256')
-    let bytes = 0
-    const sink = new Writable({
-      write(chunk, _encoding, callback) {
-        hash.update(chunk)
-        bytes += chunk.length
-        callback()
-      },
-    })
-    pipeline(stream.toDuplex(), createGunzip(), sink)
-      .then(() => resolve({ bytes, sha256: hash.digest('hex'), wire: stream.stats.bytesRead }), reject)
+async function receive(stream) {
+  const report = first
+  first = undefined
+  const hash = createHash('sha256')
+  let bytes = 0
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      hash.update(chunk)
+      bytes += chunk.length
+      callback()
+    },
   })
-})
+  try {
+    await pipeline(stream.toDuplex(), createGunzip(), sink)
+    report?.resolve({ bytes, sha256: hash.digest('hex'), wire: stream.stats.bytesRead })
+  } catch (error) {
+    report?.reject(error)
+    throw error
+  }
+}
 
 // 4 MiB of numbered lines, hashed on the way out.
 const sent = createHash('sha256')

@@ -4,12 +4,12 @@
 // 1009 before the payload is buffered.
 import { connect, framed, lengthPrefixedCodec, WsStreamServer } from 'ws-stream-actor'
 
-const server = new WsStreamServer({ host: '127.0.0.1', port: 0, stream: { maxMessageSize: 16 * 1024 } })
+const server = new WsStreamServer({ host: '127.0.0.1', port: 0, stream: { maxMessageSize: 16 * 1024 }, handler: describe })
 await server.listening
 const url = `ws://127.0.0.1:${server.address().port}`
 console.log(`server listening on ${url}`)
 
-server.on('connection', async (stream) => {
+async function describe(stream) {
   const frames = framed(stream, lengthPrefixedCodec({ maxFrameLength: 1024 * 1024 }))
   try {
     for await (const frame of frames) {
@@ -18,7 +18,7 @@ server.on('connection', async (stream) => {
   } catch (error) {
     console.log(`[server] ${error.code}: ${error.message}`)
   }
-})
+}
 
 // The client splits its writes into small messages: frames span many of them.
 const client = framed(await connect(url, { stream: { maxMessageSize: 1000 } }), lengthPrefixedCodec())

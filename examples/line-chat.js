@@ -2,12 +2,12 @@
 // Lines are framed with linesCodec over the byte stream. Three scripted members talk, then leave.
 import { WsStreamServer, connect, framed, linesCodec } from 'ws-stream-actor'
 
-const server = new WsStreamServer({ host: '127.0.0.1', port: 0 })
+const server = new WsStreamServer({ host: '127.0.0.1', port: 0, handler: chat })
 await server.listening
 const url = `ws://127.0.0.1:${server.address().port}`
 const members = new Map()   // framed connection → name
 
-server.on('connection', async (stream) => {
+async function chat(stream) {
   const lines = framed(stream, linesCodec({ maxLength: 1024 }))
   const broadcast = (text, except) => Promise.all(
     [...members.keys()].filter((m) => m !== except).map((m) => m.send(text).catch(() => {})))
@@ -23,7 +23,7 @@ server.on('connection', async (stream) => {
   }
   members.delete(lines)
   if (name !== undefined) await broadcast(`* ${name} left`)
-})
+}
 
 async function member(name) {
   const lines = framed(await connect(url, { timeout: 5000 }), linesCodec({ maxLength: 1024 }))

@@ -3,19 +3,19 @@
 // maxLength ends the connection with 1009 and a MessageTooLargeError on the server's side.
 import { connect, framed, linesCodec, WsStreamServer } from 'ws-stream-actor'
 
-const server = new WsStreamServer({ host: '127.0.0.1', port: 0 })
+const server = new WsStreamServer({ host: '127.0.0.1', port: 0, handler: shout })
 await server.listening
 const url = `ws://127.0.0.1:${server.address().port}`
 console.log(`server listening on ${url}`)
 
-server.on('connection', async (stream) => {
+async function shout(stream) {
   const lines = framed(stream, linesCodec({ maxLength: 80 }))
   try {
     for await (const line of lines) await lines.send(line.toUpperCase())
   } catch (error) {
     console.log(`[server] ${error.code}: ${error.message}`)
   }
-})
+}
 
 const client = framed(await connect(url), linesCodec())
 const answers = client[Symbol.asyncIterator]()

@@ -13,14 +13,15 @@ const service = net.createServer((socket) => {
   socket.setEncoding('utf8')
   socket.on('data', (text) => socket.write(text.toUpperCase()))
   socket.on('end', () => socket.end())
+  socket.on('error', () => {})   // a tunnel cut by a reset WebSocket resets its TCP connection too
 })
 await listening(service)
 
 // The exit: every WebSocket connection becomes a TCP connection to the service.
-const exit = new WsStreamServer({ host: '127.0.0.1', port: 0 })
-await exit.listening
 const tunnels = []
-exit.on('connection', (stream) => tunnels.push(bridge(stream)))
+// The handler's failures stay its connection's: the exit keeps serving the others.
+const exit = new WsStreamServer({ host: '127.0.0.1', port: 0, handler: (stream) => { const tunnel = bridge(stream); tunnels.push(tunnel); return tunnel } })
+await exit.listening
 async function bridge(stream) {
   const upstream = net.connect(service.address().port, '127.0.0.1')
   const duplex = stream.toDuplex()

@@ -21,7 +21,7 @@
  * @module
  */
 import { assign, emit, fromCallback, setup } from 'xstate'
-import { ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
+import { AbortedError, ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
 import { lazyError } from '../src/lazy-error.js'
@@ -376,7 +376,7 @@ export const pureConnectionMachine = setup({
       const reason = event.type === 'abort' ? event.reason : undefined
       const error = reason === undefined
         ? context.error
-        : context.error ?? new WsStreamError('The connection was aborted.', 'ERR_WS_ABORTED', { cause: reason })
+        : context.error ?? new AbortedError('The connection was aborted.', { cause: reason })
       return { unclean: true, error }
     }),
     /** Connects the socket through its transport: provided by the package (src/transport/wiring.ts). */

@@ -3,8 +3,9 @@
  *
  * ```
  * listening ──drain──▶ draining.closing ──drainTimeout──▶ draining.terminating ──abortGrace──▶ stopped
- *                           │  every child sent Close 1001      every child sent abort         ▲
- *                           └──────────────── noConnections ────────────────┴──────────────────┘
+ *     │                     │  every child sent Close 1001      every child sent abort         ▲
+ *     │                     └──────────────── noConnections ────────────────┴──────────────────┘
+ *     └──listenFailed──▶ failed   (the port could not be bound; the error is in context.error)
  * ```
  *
  * Pure: no socket library is imported here and nothing touches I/O. Each accepted socket becomes
@@ -66,6 +67,8 @@ export interface ServerContext {
   accepted: number
   drain: Required<DrainOptions>
   report: DrainReport
+  /** Why the server could not listen (in the `failed` state). */
+  error: unknown
 }
 
 /** Events the server machine takes. */
@@ -74,6 +77,8 @@ export type ServerEvent =
   | { type: 'connection.accept'; id: string; input: ConnectionInput }
   /** Stop accepting; close every connection with `code`/`reason`; terminate the rest after `timeout`. */
   | ({ type: 'drain' } & DrainOptions)
+  /** The server could not listen (a port in use, no permission): it never accepted and never will. */
+  | { type: 'listenFailed'; error: unknown }
   | { type: `xstate.done.actor.${string}`; actorId: string; output: CloseInfo }
   | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown }
 
@@ -140,6 +145,10 @@ export const serverMachine = setup({
       const { closedCleanly, terminated } = context.report
       return { report: clean ? { closedCleanly: closedCleanly + 1, terminated } : { closedCleanly, terminated: terminated + 1 } }
     }),
+    rememberListenError: assign(({ event }) => {
+      assertEvent(event, 'listenFailed')
+      return { error: event.error }
+    }),
     rememberDrain: assign(({ event }) => {
       assertEvent(event, 'drain')
       return {
@@ -174,6 +183,7 @@ export const serverMachine = setup({
     accepted: 0,
     drain: { ...defaultDrain },
     report: { closedCleanly: 0, terminated: 0 },
+    error: undefined,
   }),
   initial: 'listening',
   entry: 'superviseConnections',
@@ -186,6 +196,7 @@ export const serverMachine = setup({
       on: {
         'connection.accept': { guard: 'hasRoom', actions: ['countAccepted', 'startConnection'] },
         drain: { target: 'draining', actions: 'rememberDrain' },
+        listenFailed: { target: 'failed', actions: 'rememberListenError' },
       },
     },
     draining: {
@@ -208,6 +219,9 @@ export const serverMachine = setup({
       },
     },
     stopped: {
+      type: 'final',
+    },
+    failed: {
       type: 'final',
     },
   },

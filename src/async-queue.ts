@@ -26,8 +26,9 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   readonly #items: T[] = []
   readonly #bound: number
   readonly #onEnd: (() => void) | undefined
-  #waiting: ((result: IteratorResult<T, undefined>) => void) | undefined
+  #waiting: { resolve: (result: IteratorResult<T, undefined>) => void; reject: (error: Error) => void } | undefined
   #ended = false
+  #error: Error | undefined
   #dropped = 0
 
   constructor({ bound = Infinity, onEnd }: AsyncQueueOptions = {}) {
@@ -53,10 +54,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   /** Hands `item` to a waiting `next()`, or keeps it; ignored once the queue has ended. */
   push(item: T): void {
     if (this.#ended) return
-    const wake = this.#waiting
-    if (wake) {
+    const waiting = this.#waiting
+    if (waiting) {
       this.#waiting = undefined
-      wake({ value: item, done: false })
+      waiting.resolve({ value: item, done: false })
       return
     }
     if (this.#items.length >= this.#bound) {
@@ -71,20 +72,40 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     if (this.#ended) return
     this.#ended = true
     this.#onEnd?.()
-    const wake = this.#waiting
+    const waiting = this.#waiting
     this.#waiting = undefined
-    wake?.({ value: undefined, done: true })
+    if (waiting === undefined) return
+    const error = this.#takeError()
+    if (error) waiting.reject(error)
+    else waiting.resolve({ value: undefined, done: true })
+  }
+
+  /** Ends the queue with `error`: after the items kept, one `next()` rejects with it; then it is done. */
+  fail(error: Error): void {
+    if (this.#ended) return
+    this.#error = error
+    this.end()
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.#items.length > 0) return Promise.resolve({ value: this.#items.shift()!, done: false })
-    if (this.#ended) return Promise.resolve({ value: undefined, done: true })
-    return new Promise((resolve) => { this.#waiting = resolve })
+    if (this.#ended) {
+      const error = this.#takeError()
+      return error ? Promise.reject(error) : Promise.resolve({ value: undefined, done: true })
+    }
+    return new Promise((resolve, reject) => { this.#waiting = { resolve, reject } })
+  }
+
+  #takeError(): Error | undefined {
+    const error = this.#error
+    this.#error = undefined
+    return error
   }
 
   /** The consumer is done (`break` out of `for await`): drops what is kept and ends the queue. */
   return(): Promise<IteratorResult<T, undefined>> {
     this.#items.length = 0
+    this.#error = undefined
     this.end()
     return Promise.resolve({ value: undefined, done: true })
   }

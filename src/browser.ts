@@ -14,7 +14,7 @@
 export { WsStream } from './stream.js'
 export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator, EventHandler } from './stream.js'
 export type { CloseInfo, WsEvent, State } from '../machines/connection.js'
-export { defaultOptions } from './options.js'
+export { defaultOptions, defaultKeepAliveTimeout } from './options.js'
 export type { WsStreamOptions, KeepAliveOptions, TextPolicy, PeerClosePolicy, ResolvedOptions } from './options.js'
 export { isSendableCloseCode } from './close-code.js'
 export { isStandardCloseCode } from './transport/standard.js'

@@ -5,6 +5,7 @@
  */
 import { utf8Length } from './bytes.js'
 import { InvalidCloseCodeError } from './errors.js'
+import { invalidArgType } from './validate.js'
 
 /** True for the codes RFC 6455 allows in a Close frame an endpoint sends. */
 export function isSendableCloseCode(code: number): boolean {
@@ -14,14 +15,18 @@ export function isSendableCloseCode(code: number): boolean {
   )
 }
 
-/** Throws {@link InvalidCloseCodeError} for a code or reason that may not go on the wire. */
+/**
+ * Throws {@link InvalidCloseCodeError} for a code or reason that may not go on the wire, and a
+ * `TypeError` (`ERR_INVALID_ARG_TYPE`) for a code that is not a number or a reason that is not a string.
+ */
 export function assertCloseFrame(code: number, reason: string): void {
+  if (typeof code !== 'number') throw invalidArgType('code', 'of type number', code)
+  if (typeof reason !== 'string') throw invalidArgType('reason', 'of type string', reason)
   if (!isSendableCloseCode(code)) {
     throw new InvalidCloseCodeError(
       `Close code ${String(code)} may not be sent: use 1000-1003, 1007-1014 or 3000-4999.`,
     )
   }
-  if (typeof reason !== 'string') throw new InvalidCloseCodeError('The close reason must be a string.')
   const size = utf8Length(reason)
   if (size > 123) throw new InvalidCloseCodeError(`The close reason is ${size} UTF-8 bytes; at most 123 fit in a Close frame.`)
 }

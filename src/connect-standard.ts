@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { HandshakeError, WsStreamError } from './errors.js'
-import { abortError, awaitOpening } from './opening.js'
+import { HandshakeError, UnsupportedError } from './errors.js'
+import { abortError, awaitOpening, checkOpeningOptions, checkUrl } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { standardSocketKind } from './socket-kinds.js'
 import { WsStream } from './stream.js'
@@ -17,7 +17,7 @@ export type StandardWebSocketConstructor = new (url: string | URL, protocols?: s
 export interface StandardConnectOptions {
   /** Milliseconds the opening may take before it is abandoned with a `TimeoutError` (default 30000; `Infinity` for none). */
   timeout?: number
-  /** Abandons the attempt when aborted: `connect()` rejects with a `WsStreamError` of code `ERR_WS_ABORTED`. */
+  /** Abandons the attempt when aborted: `connect()` rejects with an `AbortedError` (code `ERR_WS_ABORTED`). */
   signal?: AbortSignal
   /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
   protocols?: string | string[]
@@ -33,14 +33,15 @@ export interface StandardConnectOptions {
  *
  * Rejects, leaving no socket behind, with `HandshakeError` when the connection could not be opened
  * (`status` is always undefined: browsers do not reveal why an upgrade failed), `TimeoutError` when
- * `timeout` passed first, or `WsStreamError` `ERR_WS_ABORTED` when `signal` aborted it.
+ * `timeout` passed first, or `AbortedError` (`ERR_WS_ABORTED`) when `signal` aborted it.
  */
 export async function connect(url: string | URL, options: StandardConnectOptions = {}): Promise<WsStream> {
+  checkUrl(url, ['ws:', 'wss:', 'http:', 'https:'])
+  checkOpeningOptions(options)
   const { timeout = 30_000, signal, protocols, stream: streamOptions = {} } = options
   const Socket = options.WebSocket ?? (globalThis as { WebSocket?: StandardWebSocketConstructor }).WebSocket
-  if (Socket === undefined) throw new WsStreamError('There is no WebSocket class here; pass one as options.WebSocket.', 'ERR_WS_UNSUPPORTED')
-  if (!(timeout > 0)) throw new RangeError(`connect timeout must be > 0, got ${String(timeout)}`)
-  const resolved = resolveOptions(streamOptions) // bad stream options fail before any socket exists
+  if (Socket === undefined) throw new UnsupportedError('There is no WebSocket class here; pass one as options.WebSocket.')
+  const resolved = resolveOptions(streamOptions, 'options.stream') // bad stream options fail before any socket exists
   if (resolved.keepAlive) standardSocketKind.check(undefined, resolved)
   if (signal?.aborted) throw abortError(signal)
 

@@ -6,10 +6,11 @@
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, type ClientOptions } from 'ws'
 import { HandshakeError } from './errors.js'
-import { abortError, awaitOpening } from './opening.js'
+import { abortError, awaitOpening, checkOpeningOptions, checkUrl } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { proxyAgent } from './proxy.js'
 import { WsStream } from './stream.js'
+import { optional, validateNumber } from './validate.js'
 
 /** Options of {@link connect}: ws's client options (headers, TLS, agent, …) with safer defaults, and ours. */
 export interface ConnectOptions extends Omit<ClientOptions, 'createConnection'> {
@@ -23,7 +24,7 @@ export interface ConnectOptions extends Omit<ClientOptions, 'createConnection'> 
    * with a `TimeoutError` (default 30000; `Infinity` for none).
    */
   timeout?: number
-  /** Abandons the attempt when aborted: `connect()` rejects with a `WsStreamError` of code `ERR_WS_ABORTED`. */
+  /** Abandons the attempt when aborted: `connect()` rejects with an `AbortedError` (code `ERR_WS_ABORTED`). */
   signal?: AbortSignal
   /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
   protocols?: string | string[]
@@ -54,17 +55,24 @@ const MiB = 1024 * 1024
  *   answer at all (a refused or reset TCP connection, a DNS or TLS failure); then `cause` holds the
  *   underlying error (e.g. `cause.code === 'ECONNREFUSED'`);
  * - `TimeoutError` (`ERR_WS_TIMEOUT`) when `timeout` passed first;
- * - `WsStreamError` with code `ERR_WS_ABORTED` when `signal` aborted it (`cause` is the signal's reason).
+ * - `AbortedError` (`ERR_WS_ABORTED`) when `signal` aborted it (`cause` is the signal's reason).
+ *
+ * A bad argument rejects before any socket exists: a `url` that is not a `ws:`, `wss:`, `http:`,
+ * `https:` or `ws+unix:` URL (or has a fragment) with a `TypeError` of code `ERR_INVALID_URL`, as
+ * Node's `new URL()`; a wrong type or value with `ERR_INVALID_ARG_TYPE`/`ERR_OUT_OF_RANGE`.
  */
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<WsStream> {
+  // Every argument is checked before any socket exists.
+  checkUrl(url, ['ws:', 'wss:', 'http:', 'https:', 'ws+unix:'])
+  checkOpeningOptions(options)
+  optional(options.maxPayload, (v) => validateNumber(v, 'options.maxPayload', { min: 1, integer: true }))
   const { timeout = 30_000, signal, protocols, stream: streamOptions = {}, proxy, ...wsOptions } = options
-  if (!(timeout > 0)) throw new RangeError(`connect timeout must be > 0, got ${String(timeout)}`)
   if (proxy !== undefined) {
     if (wsOptions.agent !== undefined) throw new TypeError('connect takes proxy or agent, not both')
     if (new URL(url).protocol === 'ws+unix:') throw new TypeError(`connect: a ws+unix: URL cannot go through a proxy, got proxy '${String(proxy)}'`)
-    wsOptions.agent = proxyAgent(proxy) // bad proxy URLs throw here, before any socket exists
+    wsOptions.agent = proxyAgent(proxy) // bad proxy URLs throw here
   }
-  resolveOptions(streamOptions) // bad stream options fail before any socket exists
+  resolveOptions(streamOptions, 'options.stream')
   if (signal?.aborted) throw abortError(signal)
 
   const ws = new WebSocket(url, protocols, {

@@ -1,21 +1,40 @@
 /**
- * Error classes. Every error this library raises is a {@link WsStreamError}
- * with a stable `code` (`ERR_WS_*`): branch on `err.code`, never on the message.
+ * Error classes. Every error this library raises about a connection is a {@link WsStreamError}
+ * with a stable `code` (`ERR_WS_*`): branch on `err.code`, never on the message. Wrong arguments
+ * are Node's `TypeError`/`RangeError` with `ERR_INVALID_ARG_TYPE`/`ERR_OUT_OF_RANGE` (src/validate.ts).
  *
  * @module
  */
 
-/** The base class of every error this library raises. */
+/** Every `code` this library's errors carry; `ERR_WS_ERROR` only on a `WsStreamError` made by user code. */
+export type WsStreamErrorCode =
+  | 'ERR_WS_ERROR'
+  | 'ERR_WS_CONNECTION_CLOSED'
+  | 'ERR_WS_CONNECTION_RESET'
+  | 'ERR_WS_PROTOCOL'
+  | 'ERR_WS_RECEIVED_TEXT'
+  | 'ERR_WS_MESSAGE_TOO_LARGE'
+  | 'ERR_WS_UNEXPECTED_EOF'
+  | 'ERR_WS_INVALID_CLOSE_CODE'
+  | 'ERR_WS_HANDSHAKE'
+  | 'ERR_WS_TIMEOUT'
+  | 'ERR_WS_ABORTED'
+  | 'ERR_WS_UNSUPPORTED'
+  | 'ERR_WS_UNSUPPORTED_SOCKET'
+  | 'ERR_WS_SOCKET_CLOSED'
+  | 'ERR_WS_CONCURRENT_READ'
+
+/** The base class of every error this library raises about a connection. */
 export class WsStreamError extends Error {
   /** A stable identifier, `ERR_WS_*`. */
-  readonly code: string
+  readonly code: WsStreamErrorCode
 
   /**
    * @param message What went wrong, for humans.
    * @param code The stable `ERR_WS_*` identifier.
-   * @param options `cause`: the underlying error, when there is one.
+   * @param options `cause`: the underlying error, when there is one (a ws error's own `WS_ERR_*` code is on it).
    */
-  constructor(message: string, code = 'ERR_WS_ERROR', options?: { cause?: unknown }) {
+  constructor(message: string, code: WsStreamErrorCode = 'ERR_WS_ERROR', options?: { cause?: unknown }) {
     super(message, options)
     this.name = new.target.name
     this.code = code
@@ -60,10 +79,10 @@ export class ReceivedTextError extends WsStreamError {
 
 /** A message, line or frame is larger than the limit set for it. */
 export class MessageTooLargeError extends WsStreamError {
-  /** The limit that was exceeded, in bytes (undefined when the peer's library did not say). */
-  readonly limit: number | undefined
+  /** The limit that was exceeded, in bytes: `maxPayload`, a codec's maximum, `readUntil`'s `maxLength`. */
+  readonly limit: number
 
-  constructor(message: string, limit?: number, options?: { cause?: unknown }) {
+  constructor(message: string, limit: number, options?: { cause?: unknown }) {
     super(message, 'ERR_WS_MESSAGE_TOO_LARGE', options)
     this.limit = limit
   }
@@ -105,5 +124,47 @@ export class HandshakeError extends WsStreamError {
 export class TimeoutError extends WsStreamError {
   constructor(message: string) {
     super(message, 'ERR_WS_TIMEOUT')
+  }
+}
+
+/**
+ * `stream.abort(reason)` ended the connection (the reason is the `cause`), or `connect()`'s
+ * `signal` aborted the attempt (the signal's reason is the `cause`).
+ */
+export class AbortedError extends WsStreamError {
+  constructor(message = 'The connection was aborted.', options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_ABORTED', options)
+  }
+}
+
+/** A feature this platform or transport cannot provide (`toDuplex()` without Node streams, `ping()` over a standard WebSocket). */
+export class UnsupportedError extends WsStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_WS_UNSUPPORTED')
+  }
+}
+
+/** The socket handed to `new WsStream()` lacks what the library relies on (a ws version without the Close detection fields). */
+export class UnsupportedSocketError extends WsStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_WS_UNSUPPORTED_SOCKET')
+  }
+}
+
+/** `new WsStream(socket)` with a socket that is already CLOSING or CLOSED. */
+export class SocketClosedError extends WsStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_WS_SOCKET_CLOSED')
+  }
+}
+
+/**
+ * A read while another reader holds the stream: a read, `readExactly`, `readUntil` or `fill` still
+ * pending, or a `for await` loop (an adapter, a codec) still iterating. A stream has one reader at a
+ * time; two would each get an arbitrary part of the bytes.
+ */
+export class ConcurrentReadError extends WsStreamError {
+  constructor(message: string) {
+    super(message, 'ERR_WS_CONCURRENT_READ')
   }
 }

@@ -13,7 +13,7 @@ import './node.js' // ws sockets and toDuplex() for WsStream (the browser entry,
 export { WsStream } from './stream.js'
 export type { ConnectionActor, WsStreamStats, CloseOptions, ReadUntilOptions, EventsOptions, WsEventIterator, EventHandler } from './stream.js'
 export type { CloseInfo, WsEvent, State } from '../machines/connection.js'
-export { defaultOptions } from './options.js'
+export { defaultOptions, defaultKeepAliveTimeout } from './options.js'
 export type { WsStreamOptions, KeepAliveOptions, TextPolicy, PeerClosePolicy, ResolvedOptions } from './options.js'
 export { isSendableCloseCode } from './close-code.js'
 export { isStandardCloseCode } from './transport/standard.js'
@@ -33,7 +33,7 @@ export type { SendFunction } from './write-queue.js'
 
 // The server
 export { WsStreamServer, serverMachine, defaultServerKeepAlive } from './server.js'
-export type { WsStreamServerOptions, ServerCloseOptions, WsStreamServerEvents, ServerActor } from './server.js'
+export type { WsStreamServerOptions, ServerCloseOptions, WsStreamServerEvents, ServerActor, ConnectionHandler, ConnectionErrorInfo } from './server.js'
 export { canAccept, countConnections, defaultDrain } from '../machines/server.js'
 export type { DrainReport, DrainOptions, ConnectionCounts, ConnectionRef, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
 

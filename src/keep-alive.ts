@@ -29,7 +29,7 @@ export class KeepAlive {
   readonly #tick: ReturnType<typeof setInterval>
   #deadline: ReturnType<typeof setTimeout> | undefined
 
-  constructor({ interval, timeout }: KeepAliveOptions, io: KeepAliveIO, target: KeepAliveTarget) {
+  constructor({ interval, timeout }: Required<KeepAliveOptions>, io: KeepAliveIO, target: KeepAliveTarget) {
     this.#timeout = timeout
     this.#io = io
     this.#target = target

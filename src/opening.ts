@@ -5,7 +5,8 @@
  * @module
  */
 import pTimeout from 'p-timeout'
-import { TimeoutError, WsStreamError } from './errors.js'
+import { AbortedError, TimeoutError } from './errors.js'
+import { invalidArgType, optional, validateNumber, validateObject } from './validate.js'
 
 /** How a socket reports the end of its opening; `listen` returns a function that stops listening. */
 export interface Opening<T> {
@@ -20,8 +21,8 @@ export interface Opening<T> {
 }
 
 /** The error of an attempt its AbortSignal ended. */
-export function abortError(signal: AbortSignal): WsStreamError {
-  return new WsStreamError('The connection attempt was aborted.', 'ERR_WS_ABORTED', { cause: signal.reason })
+export function abortError(signal: AbortSignal): AbortedError {
+  return new AbortedError('The connection attempt was aborted.', { cause: signal.reason })
 }
 
 /** Resolves with `adopt()` once the socket opens; rejects (after discarding it) on failure, timeout or abort. */
@@ -55,4 +56,42 @@ export async function awaitOpening<T>({ listen, adopt, discard, timeout, signal 
     await discard()
     throw error
   }
+}
+
+/** A `TypeError` with `code: 'ERR_INVALID_URL'` and the `input`, as Node's `new URL()` throws. */
+function invalidUrl(message: string, input: string, cause?: unknown): TypeError & { code: 'ERR_INVALID_URL'; input: string } {
+  return Object.assign(new TypeError(message, { cause }), { code: 'ERR_INVALID_URL' as const, input })
+}
+
+/**
+ * Checks `connect()`'s URL before any socket exists: a string or `URL` (else `ERR_INVALID_ARG_TYPE`)
+ * that parses, has one of `protocols` and no fragment (else a `TypeError` with code `ERR_INVALID_URL`).
+ */
+export function checkUrl(url: unknown, protocols: readonly string[]): void {
+  if (typeof url !== 'string' && !(url instanceof URL)) throw invalidArgType('url', 'of type string or an instance of URL', url)
+  const input = String(url)
+  let parsed: URL
+  try {
+    parsed = new URL(input)
+  } catch (cause) {
+    throw invalidUrl(`Invalid URL: '${input}'`, input, cause)
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw invalidUrl(`Invalid URL: '${input}': the protocol must be one of ${protocols.join(', ')}`, input)
+  }
+  if (parsed.hash !== '') throw invalidUrl(`Invalid URL: '${input}': a WebSocket URL has no fragment`, input)
+}
+
+/** Checks the options both `connect()` flavours share (`timeout`, `signal`, `protocols`, `stream` is resolveOptions'). */
+export function checkOpeningOptions(options: unknown): void {
+  const o = validateObject<{ timeout?: unknown; signal?: unknown; protocols?: unknown; stream?: unknown }>(options, 'options')
+  optional(o.timeout, (v) => validateNumber(v, 'options.timeout', { min: 0, minExclusive: true, allowInfinity: true }))
+  optional(o.signal, (v) => {
+    if (typeof AbortSignal === 'undefined' || !(v instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', v)
+  })
+  optional(o.protocols, (v) => {
+    if (typeof v !== 'string' && !(Array.isArray(v) && v.every((p) => typeof p === 'string'))) {
+      throw invalidArgType('options.protocols', 'of type string or an array of strings', v)
+    }
+  })
 }

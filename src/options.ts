@@ -4,6 +4,7 @@
  * @module
  */
 import type { InspectionEvent } from 'xstate'
+import { optional, validateBoolean, validateFunction, validateNumber, validateObject, validateOneOf, validateString } from './validate.js'
 
 /** What happens to a text message from the peer. */
 export type TextPolicy = 'reject' | 'bytes'
@@ -11,11 +12,17 @@ export type TextPolicy = 'reject' | 'bytes'
 /** When the peer's Close is answered: once the application is done (`'ordered'`), or on arrival. */
 export type PeerClosePolicy = 'ordered' | 'immediate'
 
-/** Ping the peer every `interval` ms; terminate the connection if no pong comes within `timeout` ms. */
+/**
+ * Ping the peer every `interval` ms; terminate the connection if no pong comes within `timeout` ms
+ * (default {@link defaultKeepAliveTimeout}, 10000).
+ */
 export interface KeepAliveOptions {
   interval: number
-  timeout: number
+  timeout?: number
 }
+
+/** The keep-alive's `timeout` when only its `interval` is given. */
+export const defaultKeepAliveTimeout = 10_000
 
 /** Options of one connection. Every default is safe for a public server. */
 export interface WsStreamOptions {
@@ -70,7 +77,7 @@ export interface ResolvedOptions {
   maxMessageSize: number
   coalesce: boolean
   closeTimeout: number
-  keepAlive: KeepAliveOptions | false
+  keepAlive: Required<KeepAliveOptions> | false
   peerClose: PeerClosePolicy
   allowHalfOpen: boolean
 }
@@ -88,39 +95,36 @@ export const defaultOptions: Readonly<ResolvedOptions> = Object.freeze({
   allowHalfOpen: false,
 })
 
-function positive(name: string, value: unknown, allowZero = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new RangeError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} finite number, got ${String(value)}`)
-  }
-  return value
-}
+const positive = { min: 0, minExclusive: true } as const
+const nonNegative = { min: 0 } as const
 
-/** Fills in defaults and rejects nonsense early, at the edge, with a clear message. */
-export function resolveOptions(options: WsStreamOptions = {}): ResolvedOptions {
+/**
+ * Fills in defaults and rejects nonsense early, at the edge: every option is checked, in Node's
+ * argument-error convention (src/validate.ts). `name` is how the options are called in messages.
+ */
+export function resolveOptions(options: WsStreamOptions = {}, name = 'options'): ResolvedOptions {
+  validateObject(options, name)
   const o = { ...defaultOptions, ...stripUndefined(options) }
-  if (o.text !== 'reject' && o.text !== 'bytes') {
-    throw new TypeError(`text must be 'reject' or 'bytes', got ${String(o.text)}`)
-  }
-  if (o.peerClose !== 'ordered' && o.peerClose !== 'immediate') {
-    throw new TypeError(`peerClose must be 'ordered' or 'immediate', got ${String(o.peerClose)}`)
-  }
-  let keepAlive: KeepAliveOptions | false = false
-  if (o.keepAlive) {
+  optional(o.inspect, (v) => validateFunction(v, `${name}.inspect`))
+  optional(o.id, (v) => validateString(v, `${name}.id`))
+  let keepAlive: Required<KeepAliveOptions> | false = false
+  if (o.keepAlive !== false) {
+    const k = validateObject<KeepAliveOptions>(o.keepAlive, `${name}.keepAlive`)
     keepAlive = {
-      interval: positive('keepAlive.interval', o.keepAlive.interval),
-      timeout: positive('keepAlive.timeout', o.keepAlive.timeout),
+      interval: validateNumber(k.interval, `${name}.keepAlive.interval`, positive),
+      timeout: validateNumber(k.timeout ?? defaultKeepAliveTimeout, `${name}.keepAlive.timeout`, positive),
     }
   }
   return {
-    text: o.text,
-    readHighWaterMark: positive('readHighWaterMark', o.readHighWaterMark),
-    writeHighWaterMark: positive('writeHighWaterMark', o.writeHighWaterMark, true),
-    maxMessageSize: Math.floor(positive('maxMessageSize', o.maxMessageSize)),
-    coalesce: Boolean(o.coalesce),
-    closeTimeout: positive('closeTimeout', o.closeTimeout, true),
+    text: validateOneOf(o.text, `${name}.text`, ['reject', 'bytes'] as const),
+    readHighWaterMark: validateNumber(o.readHighWaterMark, `${name}.readHighWaterMark`, positive),
+    writeHighWaterMark: validateNumber(o.writeHighWaterMark, `${name}.writeHighWaterMark`, nonNegative),
+    maxMessageSize: validateNumber(o.maxMessageSize, `${name}.maxMessageSize`, { min: 1, integer: true }),
+    coalesce: validateBoolean(o.coalesce, `${name}.coalesce`),
+    closeTimeout: validateNumber(o.closeTimeout, `${name}.closeTimeout`, nonNegative),
     keepAlive,
-    peerClose: o.peerClose,
-    allowHalfOpen: Boolean(o.allowHalfOpen),
+    peerClose: validateOneOf(o.peerClose, `${name}.peerClose`, ['ordered', 'immediate'] as const),
+    allowHalfOpen: validateBoolean(o.allowHalfOpen, `${name}.allowHalfOpen`),
   }
 }
 

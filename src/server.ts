@@ -23,6 +23,7 @@ import { assertCloseFrame } from './close-code.js'
 import { connectionMachine } from './machine.js'
 import { resolveOptions, type KeepAliveOptions, type WsStreamOptions } from './options.js'
 import { WsStream } from './stream.js'
+import { invalidArgType, optional, outOfRange, validateBoolean, validateFunction, validateNumber, validateObject, validateString } from './validate.js'
 
 /**
  * The server machine with the ws-ready connection machine provided: each child it spawns takes
@@ -35,8 +36,33 @@ export const serverMachine = pureServerMachine.provide({
 /** The server's actor. */
 export type ServerActor = Actor<typeof serverMachine>
 
+/**
+ * Serves one connection: see {@link WsStreamServerOptions.handler}. Return (or await) everything
+ * the connection's work depends on (a `pipeline()`, a read loop), so that its failure is caught.
+ */
+export type ConnectionHandler = (stream: WsStream, request: IncomingMessage) => unknown
+
+/** What a `'connectionError'` event says besides the error: which connection failed. */
+export interface ConnectionErrorInfo {
+  /** The connection's id (`c1`, `c2`, …; its actor id). */
+  id: string
+  /** The connection, aborted by now unless it had closed already. */
+  stream: WsStream
+  /** Its HTTP upgrade request. */
+  request: IncomingMessage
+}
+
 /** Options of {@link WsStreamServer}: ws's server options with safer defaults, and ours. */
 export interface WsStreamServerOptions extends Omit<ServerOptions, 'WebSocket'> {
+  /**
+   * Serves each accepted connection, contained: if it throws or its promise rejects (a client that
+   * reset, broke the protocol, sent too much), the server emits `'connectionError'` once with the
+   * error and the connection, aborts the connection if it is still open, and keeps serving.
+   * Without a `'connectionError'` listener the failure is logged to stderr with `console.error`.
+   * The connection is left as it is when the handler settles normally (close it, or let the peer).
+   * The `'connection'` event and `for await (const stream of server)` still see every connection.
+   */
+  handler?: ConnectionHandler
   /**
    * Options of every accepted connection. `keepAlive` defaults to `{ interval: 30000, timeout: 10000 }`
    * here (a server should notice dead peers); set it to `false` to turn it off. `id` and `inspect`
@@ -75,7 +101,12 @@ export interface ServerCloseOptions {
 export interface WsStreamServerEvents {
   /** A connection was accepted; `request` is the HTTP upgrade request. */
   connection: [stream: WsStream, request: IncomingMessage]
-  /** The HTTP server failed (listening included). Without a listener, errors only reject `listening`. */
+  /** The `handler` of one connection threw or rejected; the connection was aborted, the server serves on. */
+  connectionError: [error: unknown, connection: ConnectionErrorInfo]
+  /**
+   * The HTTP server failed, listening included. A failure to listen with no `'error'` listener and
+   * nobody having taken `server.listening` is thrown, as `net.Server` does (see {@link WsStreamServer.listening}).
+   */
   error: [error: Error]
   /** The server stopped after a drain. */
   close: [report: DrainReport]
@@ -94,8 +125,11 @@ const MiB = 1024 * 1024
 export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implements AsyncIterable<WsStream> {
   /** The server's actor (the server machine): one child per connection, ids `c1`, `c2`, … */
   readonly actor: ServerActor
-  /** Resolves once the server listens (at once with `noServer`); rejects if it cannot. */
-  readonly listening: Promise<void>
+  readonly #listening: Promise<void>
+  #listeningTaken = false
+  #iterated = false
+  #listenError: Error | undefined
+  readonly #handler: ConnectionHandler | undefined
   readonly #wss: WebSocketServer
   readonly #httpServer: HttpServer | HttpsServer | undefined
   readonly #ownsHttpServer: boolean
@@ -108,12 +142,14 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
   /** @param options ws's server options (`port`/`server`/`noServer` and the rest) plus ours. */
   constructor(options: WsStreamServerOptions) {
     super()
+    checkServerOptions(options)
     const {
       stream = {},
       maxConnections,
       handshakeTimeout = 10_000,
       inspect,
       verifyClient,
+      handler,
       port,
       host,
       backlog,
@@ -121,16 +157,11 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       noServer,
       ...wsOptions
     } = options
-    if ([port !== undefined, server !== undefined, noServer === true].filter(Boolean).length !== 1) {
-      throw new TypeError('WsStreamServer needs exactly one of the port, server or noServer options')
-    }
-    if (maxConnections !== undefined && !(maxConnections >= 0)) {
-      throw new RangeError(`maxConnections must be >= 0, got ${String(maxConnections)}`)
-    }
-    if (!(handshakeTimeout > 0)) throw new RangeError(`handshakeTimeout must be > 0, got ${String(handshakeTimeout)}`)
+    this.#handler = handler
+    resolveOptions(stream, 'options.stream') // `id` and `inspect` do not apply here, but nonsense in them is still an error
     const { id: _id, inspect: _inspect, ...perConnection } = stream
     this.#streamOptions = { ...perConnection, keepAlive: stream.keepAlive ?? defaultServerKeepAlive }
-    resolveOptions(this.#streamOptions) // reject bad options here, not at the first connection
+    resolveOptions(this.#streamOptions, 'options.stream') // reject bad options here, not at the first connection
 
     this.actor = createActor(serverMachine, {
       input: maxConnections === undefined ? {} : { maxConnections },
@@ -149,14 +180,13 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       })
       this.#httpServer = httpServer
       this.#ownsHttpServer = true
-      this.listening = listen(httpServer, () => httpServer.listen({ port, host, backlog }))
+      this.#listening = listen(httpServer, () => httpServer.listen({ port, host, backlog }))
     } else {
       this.#httpServer = server
       this.#ownsHttpServer = false
-      this.listening = server === undefined || server.listening ? Promise.resolve() : listen(server)
+      this.#listening = server === undefined || server.listening ? Promise.resolve() : listen(server)
     }
-    // Awaiting `listening` is how most callers see a failure to listen; an unawaited one must not crash.
-    this.listening.catch(() => {})
+    this.#listening.catch((error: Error) => this.#failedToListen(error))
 
     this.#wss = new WebSocketServer({
       clientTracking: false,
@@ -167,9 +197,40 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       verifyClient: this.#verifyClient(verifyClient, handshakeTimeout),
     })
     this.#wss.on('connection', (socket, request) => this.#adopt(socket, request))
-    // ws forwards the HTTP server's errors here.
+    // ws forwards the HTTP server's errors here; a failure to listen is #failedToListen's to report.
     this.#wss.on('error', (error) => {
+      const bindFailure = this.#listenError === undefined && this.#httpServer?.listening === false
+      if (!bindFailure && this.listenerCount('error') > 0) this.emit('error', error)
+    })
+  }
+
+  /**
+   * Resolves once the server listens (at once with `noServer`); rejects if it cannot (e.g.
+   * `EADDRINUSE`), and then the server actor is in its final `failed` state with the error in its
+   * context. Like `net.Server`, a failure to listen is never silent: unless this promise was taken
+   * (read this property before the failure, e.g. `await server.listening`), an `'error'` listener
+   * exists or a `for await` loop iterates the server, the error is thrown as an uncaught
+   * exception one turn after the failure.
+   */
+  get listening(): Promise<void> {
+    this.#listeningTaken = true
+    return this.#listening
+  }
+
+  /** The server could not listen: the actor says so, and someone hears of it (see {@link listening}). */
+  #failedToListen(error: Error): void {
+    this.#listenError = error
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'listenFailed', error })
+    for (const queue of this.#iterators) queue.fail(error)
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error)
+      return
+    }
+    // One turn of grace for a listener added just after the failure; then, like net.Server, throw.
+    setImmediate(() => {
+      if (this.#listeningTaken || this.#iterated) return
       if (this.listenerCount('error') > 0) this.emit('error', error)
+      else throw error
     })
   }
 
@@ -207,9 +268,12 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
   close({ timeout, code = 1001, reason = 'Going Away' }: ServerCloseOptions = {}): Promise<DrainReport> {
     if (this.#closing) return this.#closing
     assertCloseFrame(code, reason)
-    if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`close timeout must be >= 0, got ${String(timeout)}`)
+    optional(timeout, (v) => validateNumber(v, 'options.timeout', { min: 0 }))
     const stopListening = this.#ownsHttpServer ? closeServer(this.#httpServer!) : Promise.resolve()
-    this.actor.send({ type: 'drain', code, reason, ...(timeout === undefined ? {} : { timeout }) })
+    // A server that failed to listen has stopped already (its actor is in `failed`).
+    if (this.actor.getSnapshot().status === 'active') {
+      this.actor.send({ type: 'drain', code, reason, ...(timeout === undefined ? {} : { timeout }) })
+    }
     this.#closing = (async () => {
       const report = await toPromise(this.actor)
       for (const queue of this.#iterators) queue.end()
@@ -224,8 +288,10 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
 
   /** Yields each connection accepted from now on, until the server closes. */
   [Symbol.asyncIterator](): AsyncIterator<WsStream> {
+    this.#iterated = true
     const queue: AsyncQueue<WsStream> = new AsyncQueue({ onEnd: () => this.#iterators.delete(queue) })
-    if (this.#closing) queue.end()
+    if (this.#listenError) queue.fail(this.#listenError)
+    else if (this.#closing) queue.end()
     else this.#iterators.add(queue)
     return queue
   }
@@ -269,7 +335,69 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     void stream.closed.then(() => this.#connections.delete(stream))
     for (const queue of this.#iterators) queue.push(stream)
     this.emit('connection', stream, request)
+    if (this.#handler) this.#serve(this.#handler, { id, stream, request })
   }
+
+  /** Runs the handler for one connection; its failure is contained to that connection. */
+  #serve(handler: ConnectionHandler, connection: ConnectionErrorInfo): void {
+    let result: unknown
+    try {
+      result = handler(connection.stream, connection.request)
+    } catch (error) {
+      this.#connectionFailed(error, connection)
+      return
+    }
+    if (isPromiseLike(result)) result.then(undefined, (error: unknown) => this.#connectionFailed(error, connection))
+  }
+
+  #connectionFailed(error: unknown, connection: ConnectionErrorInfo): void {
+    if (connection.stream.state !== 'closed') connection.stream.abort(error)
+    if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error, connection)
+    else console.error(`ws-stream-actor: the handler of connection ${connection.id} failed:`, error)
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+}
+
+/** Checks the server's options (ws's own included where ws would accept nonsense silently). */
+function checkServerOptions(options: WsStreamServerOptions): void {
+  const o = validateObject<WsStreamServerOptions>(options, 'options')
+  const { port, server, noServer } = o
+  if ([port !== undefined, server !== undefined, noServer === true].filter(Boolean).length !== 1) {
+    throw invalidArgType('options', 'an object with exactly one of port, server or noServer: true', options)
+  }
+  optional(port, (v) => {
+    // Node takes a port as a number or a string of digits.
+    const number = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v
+    if (typeof number === 'string') throw outOfRange('options.port', 'an integer >= 0 and <= 65535', v)
+    if (typeof number !== 'number') throw invalidArgType('options.port', 'of type number or string', v)
+    validateNumber(number, 'options.port', { min: 0, max: 65535, integer: true })
+  })
+  optional(o.host, (v) => validateString(v, 'options.host'))
+  optional(o.backlog, (v) => validateNumber(v, 'options.backlog', { min: 0, integer: true }))
+  optional(server, (v) => {
+    const s = validateObject<{ listen?: unknown; on?: unknown }>(v, 'options.server')
+    if (typeof s.listen !== 'function' || typeof s.on !== 'function') throw invalidArgType('options.server', 'an http.Server or https.Server', v)
+  })
+  optional(noServer, (v) => validateBoolean(v, 'options.noServer'))
+  optional(o.maxConnections, (v) => validateNumber(v, 'options.maxConnections', { min: 0, integer: true, allowInfinity: true }))
+  optional(o.handshakeTimeout, (v) => validateNumber(v, 'options.handshakeTimeout', { min: 0, minExclusive: true }))
+  optional(o.maxPayload, (v) => validateNumber(v, 'options.maxPayload', { min: 1, integer: true }))
+  optional(o.handler, (v) => validateFunction(v, 'options.handler'))
+  optional(o.verifyClient, (v) => validateFunction(v, 'options.verifyClient'))
+  optional(o.handleProtocols, (v) => validateFunction(v, 'options.handleProtocols'))
+  optional(o.path, (v) => validateString(v, 'options.path'))
+  optional(o.clientTracking, (v) => validateBoolean(v, 'options.clientTracking'))
+  optional(o.skipUTF8Validation, (v) => validateBoolean(v, 'options.skipUTF8Validation'))
+  optional(o.perMessageDeflate, (v) => {
+    if (typeof v !== 'boolean' && (v === null || typeof v !== 'object')) throw invalidArgType('options.perMessageDeflate', 'of type boolean or object', v)
+  })
+  optional(o.inspect, (v) => {
+    if (typeof v !== 'function' && (v === null || typeof v !== 'object')) throw invalidArgType('options.inspect', 'of type function or an observer object', v)
+  })
+  optional(o.stream, (v) => validateObject(v, 'options.stream'))
 }
 
 /** Resolves once `server` listens (calling `start` to begin), rejects on its first error before that. */

@@ -10,10 +10,11 @@ import type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
 import { createReadableStream, createWritableStream } from './adapters/web.js'
 import { concat, utf8 } from './bytes.js'
 import { assertCloseFrame } from './close-code.js'
-import { ConnectionResetError, MessageTooLargeError, UnexpectedEofError, WsStreamError } from './errors.js'
+import { ConcurrentReadError, ConnectionClosedError, ConnectionResetError, MessageTooLargeError, UnexpectedEofError, UnsupportedError } from './errors.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { nodeSupport, socketKindOf, standardSocketKind, type SocketKind } from './socket-kinds.js'
 import type { StandardWebSocket } from './transport/standard.js'
+import { invalidArgType, optional, validateFunction, validateNumber, validateObject, validateString, validateUint8Array } from './validate.js'
 
 // Runtime imports here stay portable (no ws, no node:*): the browser entry loads this module.
 // ws sockets and toDuplex() come from src/node.ts through src/socket-kinds.ts.
@@ -95,6 +96,8 @@ export class WsStream implements AsyncIterable<Uint8Array> {
   readonly #highWaterMark: number
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined
   #writable: WritableStream<Uint8Array> | undefined
+  /** Who reads now (a pending read, or a `for await` loop between its reads): one reader at a time. */
+  #reader: string | undefined
 
   /**
    * @param socket A ws WebSocket (Node entry) or a standard WebSocket (browser entry; in Node use
@@ -167,7 +170,35 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * `ConnectionResetError`, after the buffered bytes.
    */
   async read(max = Infinity): Promise<Uint8Array | null> {
-    if (!(max > 0)) throw new RangeError(`read(max) needs max > 0, got ${String(max)}`)
+    validateNumber(max, 'max', { min: 1, integer: true, allowInfinity: true })
+    const buffer = this.#io.readBuffer
+    if (this.#reader === undefined && buffer.queue.length > 0) {
+      // The hot path: bytes are there, the read cannot overlap another one.
+      const bytes = buffer.queue.shift(max)
+      buffer.consumed()
+      return bytes
+    }
+    const release = this.#acquireReader('read()')
+    try {
+      return await this.#read(max)
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * Takes the reader's place for `what` until the returned function is called; rejects a second
+   * reader with `ConcurrentReadError` rather than split the bytes between two.
+   */
+  #acquireReader(what: string): () => void {
+    if (this.#reader !== undefined) {
+      throw new ConcurrentReadError(`${what} while ${this.#reader} is reading this stream: a stream has one reader at a time.`)
+    }
+    this.#reader = what
+    return () => { this.#reader = undefined }
+  }
+
+  async #read(max: number): Promise<Uint8Array | null> {
     const buffer = this.#io.readBuffer
     for (;;) {
       if (buffer.queue.length > 0) {
@@ -182,7 +213,16 @@ export class WsStream implements AsyncIterable<Uint8Array> {
 
   /** Reads exactly `n` bytes; rejects with `UnexpectedEofError` (holding what came) if the stream ends first. */
   async readExactly(n: number): Promise<Uint8Array> {
-    if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly(n) needs a whole n >= 0, got ${String(n)}`)
+    validateNumber(n, 'n', { min: 0, integer: true, max: Number.MAX_SAFE_INTEGER })
+    const release = this.#acquireReader('readExactly()')
+    try {
+      return await this.#readExactly(n)
+    } finally {
+      release()
+    }
+  }
+
+  async #readExactly(n: number): Promise<Uint8Array> {
     const buffer = this.#io.readBuffer
     if (n <= this.#highWaterMark) {
       // Small enough to wait for whole: the socket keeps filling the buffer up to the mark.
@@ -196,7 +236,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
     const out = new Uint8Array(n)
     let filled = 0
     while (filled < n) {
-      const chunk = await this.read(n - filled)
+      const chunk = await this.#read(n - filled)
       if (chunk === null) throw new UnexpectedEofError(n, out.subarray(0, filled))
       out.set(chunk, filled)
       filled += chunk.length
@@ -209,13 +249,22 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * stream returns what is left without a delimiter, then `null`. Rejects with `MessageTooLargeError`
    * when `maxLength` bytes pass without one; those bytes stay readable.
    */
-  async readUntil(delim: number | Uint8Array, { maxLength = this.#highWaterMark }: ReadUntilOptions = {}): Promise<Uint8Array | null> {
-    const needle = delim
-    const needleLength = typeof needle === 'number' ? 1 : needle.length
-    if (typeof needle === 'number' ? !(Number.isInteger(needle) && needle >= 0 && needle <= 255) : needleLength === 0) {
-      throw new RangeError('readUntil needs a byte (0-255) or a non-empty Uint8Array as delimiter')
+  async readUntil(delim: number | Uint8Array, options: ReadUntilOptions = {}): Promise<Uint8Array | null> {
+    if (typeof delim === 'number') validateNumber(delim, 'delim', { min: 0, max: 255, integer: true })
+    else if (!(delim instanceof Uint8Array)) throw invalidArgType('delim', 'of type number or an instance of Uint8Array', delim)
+    else if (delim.length === 0) throw Object.assign(new RangeError('The value of "delim" is out of range. It must be a non-empty Uint8Array. Received an empty Uint8Array'), { code: 'ERR_OUT_OF_RANGE' })
+    validateObject(options, 'options')
+    const needleLength = typeof delim === 'number' ? 1 : delim.length
+    const maxLength = optional(options.maxLength, (v) => validateNumber(v, 'options.maxLength', { min: needleLength, integer: true, allowInfinity: true })) ?? this.#highWaterMark
+    const release = this.#acquireReader('readUntil()')
+    try {
+      return await this.#readUntil(delim, needleLength, maxLength)
+    } finally {
+      release()
     }
-    if (!(maxLength >= needleLength)) throw new RangeError(`readUntil maxLength must be at least the delimiter's length`)
+  }
+
+  async #readUntil(needle: number | Uint8Array, needleLength: number, maxLength: number): Promise<Uint8Array | null> {
     const buffer = this.#io.readBuffer
     const queue = buffer.queue
     // Bytes moved out of the queue so that a line longer than the high-water mark cannot stall the socket.
@@ -259,19 +308,23 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    */
   async fill(): Promise<Uint8Array | null> {
     const buffer = this.#io.readBuffer
-    for (;;) {
-      if (buffer.queue.length > 0) return buffer.queue.peek()
-      if (buffer.ended) return buffer.takeEnd()
-      await buffer.wait()
+    if (this.#reader === undefined && buffer.queue.length > 0) return buffer.queue.peek()
+    const release = this.#acquireReader('fill()')
+    try {
+      for (;;) {
+        if (buffer.queue.length > 0) return buffer.queue.peek()
+        if (buffer.ended) return buffer.takeEnd()
+        await buffer.wait()
+      }
+    } finally {
+      release()
     }
   }
 
   /** Marks `n` buffered bytes as read (after {@link fill}). */
   consume(n: number): void {
     const buffer = this.#io.readBuffer
-    if (!Number.isInteger(n) || n < 0 || n > buffer.queue.length) {
-      throw new RangeError(`consume(n) needs a whole n from 0 to the ${buffer.queue.length} buffered bytes, got ${String(n)}`)
-    }
+    validateNumber(n, 'n', { min: 0, max: buffer.queue.length, integer: true })
     buffer.queue.drop(n)
     buffer.consumed()
   }
@@ -283,16 +336,26 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * `data` may be reused once the promise resolved: bytes still queued by then are a copy.
    */
   write(data: Uint8Array | string): Promise<void> {
-    if (typeof data === 'string') return this.#io.writeQueue.write(utf8(data))
-    if (!(data instanceof Uint8Array)) {
-      return Promise.reject(new TypeError('write(data) takes a Uint8Array or a string'))
-    }
-    return this.#io.writeQueue.write(data)
+    let bytes: Uint8Array
+    if (typeof data === 'string') bytes = utf8(data)
+    else if (data instanceof Uint8Array) bytes = data
+    else return Promise.reject(invalidArgType('data', 'of type string or an instance of Uint8Array', data))
+    return handled(this.#closedError(bytes.length) ?? this.#io.writeQueue.write(bytes))
   }
 
-  /** Resolves once every accepted byte is in the kernel; rejects if the connection died first. */
+  /**
+   * Resolves once every accepted byte is in the kernel; rejects if the connection died first, and
+   * with `ConnectionClosedError` once it is closed (there is nothing left to flush into).
+   */
   flush(): Promise<void> {
-    return this.#io.writeQueue.flush()
+    return handled(this.#closedError(0) ?? this.#io.writeQueue.flush())
+  }
+
+  /** After `closed`: the rejection of a write, flush or ping (with the write's `unsent` bytes). */
+  #closedError(unsent: number): Promise<never> | undefined {
+    if (this.actor.getSnapshot().status === 'active') return undefined
+    const error = new ConnectionClosedError('The connection is closed.', unsent)
+    return Promise.reject(error)
   }
 
   /**
@@ -307,10 +370,11 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * @param code The close code (default 1000; the peer's own when answering its Close).
    * @param reason The close reason, at most 123 UTF-8 bytes.
    */
-  async close(code?: number, reason?: string, { timeout }: CloseOptions = {}): Promise<CloseInfo> {
+  async close(code?: number, reason?: string, options: CloseOptions = {}): Promise<CloseInfo> {
+    validateObject(options, 'options')
+    const timeout = optional(options.timeout, (v) => validateNumber(v, 'options.timeout', { min: 0 }))
     assertCloseFrame(code ?? 1000, reason ?? '')
     this.#io.transport?.assertCloseFrame?.(code ?? 1000, reason ?? '')
-    if (timeout !== undefined && !(timeout >= 0)) throw new RangeError(`close timeout must be >= 0, got ${String(timeout)}`)
     this.actor.send({
       type: 'close',
       ...(code !== undefined ? { code, reason: reason ?? '' } : reason !== undefined ? { code: 1000, reason } : {}),
@@ -326,20 +390,31 @@ export class WsStream implements AsyncIterable<Uint8Array> {
 
   /** Pings the peer and resolves with the round trip in milliseconds. */
   ping(data?: Uint8Array): Promise<number> {
-    return this.#io.pinger.ping(data)
+    if (data !== undefined) {
+      try {
+        validateUint8Array(data, 'data')
+        validateNumber(data.length, 'data.length', { max: 125 })
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    return handled(this.#closedError(0) ?? this.#io.pinger.ping(data))
   }
 
   /** Listens to one type of out-of-band event (or `'*'` for all); returns the unsubscribe function. */
   on<T extends WsEvent['type']>(type: T, handler: EventHandler<T>): () => void
   on(type: '*', handler: (event: WsEvent) => void): () => void
   on(type: string, handler: (event: never) => void): () => void {
+    validateString(type, 'type')
+    validateFunction(handler, 'handler')
     const subscription = this.actor.on(type as '*', handler as (event: WsEvent) => void)
     return () => subscription.unsubscribe()
   }
 
   /** The out-of-band events as an async iterator that ends after `closed`. */
-  events({ bufferSize = 1024 }: EventsOptions = {}): WsEventIterator {
-    if (!(Number.isInteger(bufferSize) && bufferSize > 0)) throw new RangeError('events bufferSize must be a whole number > 0')
+  events(options: EventsOptions = {}): WsEventIterator {
+    validateObject(options, 'options')
+    const bufferSize = optional(options.bufferSize, (v) => validateNumber(v, 'options.bufferSize', { min: 1, integer: true })) ?? 1024
     return eventIterator(this, bufferSize)
   }
 
@@ -349,7 +424,13 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    */
   toDuplex(options?: DuplexOptions): WsDuplex {
     if (nodeSupport.createDuplex === undefined) {
-      throw new WsStreamError('toDuplex() needs Node streams; use stream.readable and stream.writable here.', 'ERR_WS_UNSUPPORTED')
+      throw new UnsupportedError('toDuplex() needs Node streams; use stream.readable and stream.writable here.')
+    }
+    if (options !== undefined) {
+      validateObject(options, 'options')
+      for (const key of ['readableHighWaterMark', 'writableHighWaterMark'] as const) {
+        optional(options[key], (v) => validateNumber(v, `options.${key}`, { min: 0, integer: true }))
+      }
     }
     return nodeSupport.createDuplex(this, options)
   }
@@ -366,7 +447,14 @@ export class WsStream implements AsyncIterable<Uint8Array> {
 
   /** Iterates received chunks until the end of the stream. Breaking out does not close the stream. */
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (let chunk = await this.read(); chunk !== null; chunk = await this.read()) yield chunk
+    // The loop is the reader from its first read until it ends or is left: a second loop (or a
+    // read() between two iterations) would otherwise take every other chunk.
+    const release = this.#acquireReader('a for await loop')
+    try {
+      for (let chunk = await this.#read(Infinity); chunk !== null; chunk = await this.#read(Infinity)) yield chunk
+    } finally {
+      release()
+    }
   }
 }
 
@@ -374,6 +462,18 @@ export class WsStream implements AsyncIterable<Uint8Array> {
 function topState(value: string | Record<string, unknown>): State {
   return (typeof value === 'string' ? value : Object.keys(value)[0]) as State
 }
+
+/**
+ * Marks `promise` handled and returns it: a write, flush or ping nobody awaits never becomes an
+ * unhandled rejection (its failure stays on `closed`, the `error` event and the next awaited call),
+ * while a caller that awaits it still sees the rejection.
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(noop)
+  return promise
+}
+
+function noop(): void {}
 
 function settledClose(actor: ConnectionActor): Promise<CloseInfo> {
   return new Promise((resolve) => {

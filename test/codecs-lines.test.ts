@@ -101,7 +101,7 @@ t.test('a peer streaming a newline-free flood is cut at maxLength, never buffere
 t.test('send() refuses a line with a newline in it, or over maxLength', async (t) => {
   const { client } = await streamPair(t)
   const lines = framed(client, linesCodec({ maxLength: 3 }))
-  await t.rejects(lines.send('a\nb'), TypeError)
+  await t.rejects(lines.send('a\nb'), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
   await t.rejects(lines.send('four'), MessageTooLargeError)
   await t.resolves(lines.send('€')) // three UTF-8 bytes
   t.throws(() => linesCodec({ maxLength: -1 }), RangeError)

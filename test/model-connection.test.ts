@@ -450,7 +450,7 @@ function expectedInfo(log: string[], states: StateName[]): { info: Omit<CloseInf
     if (type === 'socketClosed' && state !== 'connecting' && !log.some((l) => typeOf(l) === 'peerClose')) fail('ConnectionResetError')
     // Any closing state's closeTimeout, closingReceived's substates included.
     if (type === 'keepAliveTimeout' || type.startsWith('xstate.after.')) fail('TimeoutError')
-    if (type === 'abort') fail('WsStreamError:ERR_WS_ABORTED')
+    if (type === 'abort') fail('AbortedError')
   })
   const named = peer ?? errorClose
   const last = log[log.length - 1]!

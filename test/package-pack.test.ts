@@ -6,10 +6,10 @@
  */
 import { execFile, type ExecFileOptions } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile, writeFile } from 'node:fs/promises'
+import { dirname, join, normalize } from 'node:path'
 import { promisify } from 'node:util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 const execFileAsync = promisify(execFile)
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -21,15 +21,21 @@ async function run(file: string, args: string[], options: ExecFileOptions = {}):
   )
 }
 
-t.test('npm pack ships the built code, its sources for the maps, the README and LICENSE, and nothing else', async (t) => {
+/** The files `npm pack` would ship. */
+async function packedFiles(t: Test): Promise<string[]> {
   const { code, stdout, stderr } = await run(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'])
   t.equal(code, 0, stderr)
-  const files: string[] = JSON.parse(stdout)[0].files.map((f: { path: string }) => f.path)
-  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli.js', 'dist/machines/connection.js', 'machines/connection.json']) {
+  return JSON.parse(stdout)[0].files.map((f: { path: string }) => f.path)
+}
+
+t.test('npm pack ships the built code, its sources for the maps, the guides and examples, the README and LICENSE, and nothing else', async (t) => {
+  const files = await packedFiles(t)
+  for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli.js', 'dist/machines/connection.js', 'machines/connection.json', 'docs/errors.md', 'examples/echo-server.js']) {
     t.ok(files.includes(needed), `ships ${needed}`)
   }
-  const stray = files.filter((f) => !/^(dist\/(src|machines)\/|src\/|machines\/|package\.json$|README\.md$|LICENSE$)/.test(f))
-  t.same(stray, [], 'no test/, bench/, docs/, examples/, scripts/, .notes/ or anything else')
+  // docs/ and examples/ ship so that the README's links work in node_modules and on the registry.
+  const stray = files.filter((f) => !/^(dist\/(src|machines)\/|src\/|machines\/|docs\/[^/]+\.md$|examples\/[^/]+\.js$|package\.json$|README\.md$|LICENSE$)/.test(f))
+  t.same(stray, [], 'no test/, bench/, docs/api/, scripts/, .notes/ or anything else')
   // Sources are shipped on purpose: the .js.map and .d.ts.map files point at them.
   const sources = files.filter((f) => /^(src|machines)\/.*\.ts$/.test(f))
   t.ok(sources.length > 10)
@@ -114,4 +120,27 @@ t.test('the packed tarball installs into a scratch project and works from ESM, C
   const help = await run(bin, ['--help'], { cwd: dir })
   t.equal(help.code, 0)
   t.match(help.stdout, /ws-stream connect <url>/)
+})
+
+t.test('every link in the packed README and guides resolves inside the package, or is absolute', async (t) => {
+  const files = await packedFiles(t)
+  const shipped = new Set(files)
+  const pkg = JSON.parse(await readFile('package.json', 'utf8'))
+  t.match(pkg.repository?.url, /^git\+https:\/\/github\.com\//, 'repository, for the registry to resolve relative links')
+  t.match(pkg.homepage, /^https:\/\//)
+  t.match(pkg.bugs?.url, /^https:\/\//)
+  const markdown = files.filter((f) => f.endsWith('.md'))
+  t.ok(markdown.includes('README.md') && markdown.length > 5)
+  let checked = 0
+  for (const file of markdown) {
+    const text = (await readFile(file, 'utf8')).replace(/```[\s\S]*?```/g, '') // code is not links
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z][a-z+.-]*:/i.test(target!)) continue // absolute: https:, mailto:
+      if (target!.startsWith('#')) continue // within the page
+      const path = normalize(join(dirname(file), target!.split('#')[0]!))
+      t.ok(shipped.has(path), `${file}: ${target} is in the package (${path})`)
+      checked++
+    }
+  }
+  t.ok(checked > 30, `${checked} relative links followed`)
 })

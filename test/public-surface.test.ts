@@ -16,9 +16,10 @@ const built = existsSync(`${root}dist/src/index.d.ts`) && existsSync(`${root}dis
 
 /** Values of both entries. */
 const sharedValues = [
+  'AbortedError', 'ConcurrentReadError', 'SocketClosedError', 'UnsupportedError', 'UnsupportedSocketError',
   'ConnectionClosedError', 'ConnectionResetError', 'HandshakeError', 'InvalidCloseCodeError', 'MessageTooLargeError',
   'ProtocolError', 'ReceivedTextError', 'TimeoutError', 'UnexpectedEofError', 'WsStream', 'WsStreamError',
-  'connect', 'connectionMachine', 'defaultOptions', 'framed', 'isCloseRequest', 'isSendableCloseCode',
+  'connect', 'connectionMachine', 'defaultKeepAliveTimeout', 'defaultOptions', 'framed', 'isCloseRequest', 'isSendableCloseCode',
   'isStandardCloseCode', 'lengthPrefixedCodec', 'linesCodec', 'pureConnectionMachine', 'standardConnectionMachine',
   'transportAttacher',
 ]
@@ -31,11 +32,11 @@ const sharedTypes = [
   'ConnectionEvent', 'ConnectionInput', 'Decoded', 'EventHandler', 'EventsOptions', 'Framed', 'KeepAliveOptions',
   'LengthPrefixedCodecOptions', 'LinesCodecOptions', 'ReadUntilOptions', 'ResolvedOptions', 'SendFunction',
   'StandardListener', 'StandardWebSocket', 'PeerClosePolicy', 'State', 'TextPolicy', 'Transport', 'TransportSink', 'WsEvent',
-  'WsEventIterator', 'WsStreamOptions', 'WsStreamStats',
+  'WsEventIterator', 'WsStreamErrorCode', 'WsStreamOptions', 'WsStreamStats',
 ]
 /** Types of the Node entry only: the server's, and the Node Duplex's. */
 const nodeTypes = [
-  'ConnectionCounts', 'ConnectionRef', 'DrainOptions', 'DrainReport', 'DuplexOptions', 'ServerActor', 'ServerCloseOptions',
+  'ConnectionCounts', 'ConnectionErrorInfo', 'ConnectionHandler', 'ConnectionRef', 'DrainOptions', 'DrainReport', 'DuplexOptions', 'ServerActor', 'ServerCloseOptions',
   'ServerContext', 'ServerEvent', 'ServerInput', 'ServerSnapshot', 'WsDuplex', 'WsStreamServerEvents', 'WsStreamServerOptions',
 ]
 /** Types of the browser entry only: its connect() takes the WebSocket constructor to use. */

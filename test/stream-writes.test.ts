@@ -119,7 +119,7 @@ t.test('flush resolves once every accepted byte is in the socket', async (t) => 
   const got = await readAll(server)
   await writing
   t.equal(Buffer.compare(got, data), 0)
-  await t.resolves(client.flush(), 'flush with nothing pending resolves, even after close')
+  await t.rejects(client.flush(), { name: 'ConnectionClosedError', message: /closed/ }, 'after closed there is nothing to flush into: ConnectionClosedError')
 })
 
 t.test('flush rejects if the connection dies with bytes not yet in the socket', async (t) => {

@@ -100,6 +100,12 @@ export class WsDuplex extends Duplex {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    // Ended after a clean close (the readable side ended, so Node ends this side): nothing to flush
+    // into, and nothing was lost. flush() after `closed` rejects by contract.
+    if (this.stream.state === 'closed') {
+      void this.closeInfo.then((info) => (info.wasClean ? callback() : this.stream.flush().then(() => callback(), callback)))
+      return
+    }
     // Flush first so that bytes that could not be delivered are an error here, not silence.
     this.stream.flush().then(() => {
       void this.stream.close()

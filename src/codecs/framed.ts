@@ -7,6 +7,7 @@ import type { CloseInfo } from '../../machines/connection.js'
 import { closeAndDiscard } from '../adapters/discard.js'
 import { MessageTooLargeError, UnexpectedEofError } from '../errors.js'
 import { readAhead, type CloseOptions, type WsStream } from '../stream.js'
+import { invalidArgType, optional, outOfRange, validateFunction, validateNumber, validateObject } from '../validate.js'
 import type { Codec, Decoded } from './codec.js'
 
 /** Items over a stream: what {@link framed} returns. */
@@ -39,8 +40,16 @@ export interface Framed<T> extends AsyncIterable<T> {
  * @param codec How items are encoded and decoded.
  */
 export function framed<T>(stream: WsStream, codec: Codec<T>): Framed<T> {
-  const limit = codec.maxEncodedLength
-  if (!(Number.isInteger(limit) && limit > 0)) throw new RangeError(`codec.maxEncodedLength must be a whole number > 0, got ${String(limit)}`)
+  // Both arguments are checked here, not at the first item.
+  const s = validateObject<Partial<WsStream>>(stream, 'stream')
+  if (typeof s.fill !== 'function' || typeof s.consume !== 'function' || typeof s.write !== 'function' || typeof s.close !== 'function') {
+    throw invalidArgType('stream', 'a WsStream', stream)
+  }
+  validateObject(codec, 'codec')
+  validateFunction(codec.encode, 'codec.encode')
+  validateFunction(codec.decode, 'codec.decode')
+  optional(codec.decodeEof, (v) => validateFunction(v, 'codec.decodeEof'))
+  const limit = validateNumber(codec.maxEncodedLength, 'codec.maxEncodedLength', { min: 1, integer: true })
   const pending = new Gather(limit)
   let finished = false
   // Items are decoded ahead of the consumer: once it iterates, the end of input counts as taken
@@ -67,7 +76,7 @@ export function framed<T>(stream: WsStream, codec: Codec<T>): Framed<T> {
       refuse(error)
     }
     if (decoded !== undefined && !(Number.isInteger(decoded.consumed) && decoded.consumed > 0 && decoded.consumed <= buffer.length)) {
-      throw new RangeError(`codec.decode consumed ${String(decoded.consumed)} of ${buffer.length} bytes`)
+      throw outOfRange('codec.decode().consumed', `an integer from 1 to the ${buffer.length} bytes it was given`, decoded.consumed)
     }
     return decoded
   }

@@ -4,6 +4,7 @@
  * @module
  */
 import { MessageTooLargeError, UnexpectedEofError } from '../errors.js'
+import { optional, validateNumber, validateObject, validateUint8Array } from '../validate.js'
 import type { Codec, Decoded } from './codec.js'
 
 const HEADER = 4
@@ -24,10 +25,10 @@ export interface LengthPrefixedCodecOptions {
  *
  * @param options `maxFrameLength`: the largest payload.
  */
-export function lengthPrefixedCodec({ maxFrameLength = 8 * 1024 * 1024 }: LengthPrefixedCodecOptions = {}): Codec<Uint8Array> {
-  if (!(Number.isInteger(maxFrameLength) && maxFrameLength >= 0 && maxFrameLength <= U32_MAX)) {
-    throw new RangeError(`lengthPrefixedCodec maxFrameLength must be a whole number from 0 to 2^32 - 1, got ${String(maxFrameLength)}`)
-  }
+export function lengthPrefixedCodec(options: LengthPrefixedCodecOptions = {}): Codec<Uint8Array> {
+  validateObject(options, 'options')
+  const maxFrameLength =
+    optional(options.maxFrameLength, (v) => validateNumber(v, 'options.maxFrameLength', { min: 0, max: U32_MAX, integer: true })) ?? 8 * 1024 * 1024
   const tooLarge = (length: number): MessageTooLargeError =>
     new MessageTooLargeError(`A frame of ${length} bytes is over the limit of ${maxFrameLength}.`, maxFrameLength)
 
@@ -35,7 +36,7 @@ export function lengthPrefixedCodec({ maxFrameLength = 8 * 1024 * 1024 }: Length
     maxEncodedLength: HEADER + maxFrameLength,
 
     encode(payload: Uint8Array): Uint8Array {
-      if (!(payload instanceof Uint8Array)) throw new TypeError('lengthPrefixedCodec sends Uint8Array payloads')
+      validateUint8Array(payload, 'payload')
       if (payload.length > maxFrameLength) throw tooLarge(payload.length)
       const frame = new Uint8Array(HEADER + payload.length)
       new DataView(frame.buffer).setUint32(0, payload.length)

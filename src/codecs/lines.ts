@@ -4,10 +4,13 @@
  * @module
  */
 import { MessageTooLargeError } from '../errors.js'
+import { invalidArgType, optional, outOfRange, validateNumber, validateObject } from '../validate.js'
 import type { Codec, Decoded } from './codec.js'
 
 const LF = 0x0a
 const CR = 0x0d
+/** The longest `maxLength`: a line, its CR and LF must fit a buffer. */
+const MAX_LINE = 2 ** 31
 
 /** Options of {@link linesCodec}. */
 export interface LinesCodecOptions {
@@ -23,10 +26,9 @@ export interface LinesCodecOptions {
  *
  * @param options `maxLength`: the longest line.
  */
-export function linesCodec({ maxLength = 65536 }: LinesCodecOptions = {}): Codec<string> {
-  if (!(Number.isInteger(maxLength) && maxLength >= 0)) {
-    throw new RangeError(`linesCodec maxLength must be a whole number >= 0, got ${String(maxLength)}`)
-  }
+export function linesCodec(options: LinesCodecOptions = {}): Codec<string> {
+  validateObject(options, 'options')
+  const maxLength = optional(options.maxLength, (v) => validateNumber(v, 'options.maxLength', { min: 0, integer: true, max: MAX_LINE })) ?? 65536
   const decoder = new TextDecoder()
   const encoder = new TextEncoder()
   const tooLong = (): MessageTooLargeError =>
@@ -42,7 +44,8 @@ export function linesCodec({ maxLength = 65536 }: LinesCodecOptions = {}): Codec
     maxEncodedLength: maxLength + 2,
 
     encode(line: string): Uint8Array {
-      if (line.includes('\n')) throw new TypeError('linesCodec cannot send a line that contains "\\n"')
+      if (typeof line !== 'string') throw invalidArgType('line', 'of type string', line)
+      if (line.includes('\n')) throw outOfRange('line', 'a string without "\\n"', line)
       const bytes = encoder.encode(`${line}\n`)
       if (bytes.length - 1 > maxLength) throw tooLong()
       return bytes

@@ -22,7 +22,7 @@
  */
 import type { Transport, TransportSink } from '../../machines/connection.js'
 import { utf8 } from '../bytes.js'
-import { ConnectionClosedError, ConnectionResetError, HandshakeError, InvalidCloseCodeError, WsStreamError } from '../errors.js'
+import { ConnectionClosedError, ConnectionResetError, HandshakeError, InvalidCloseCodeError, SocketClosedError, UnsupportedError, UnsupportedSocketError } from '../errors.js'
 
 /** The part of the standard `WebSocket` API this transport uses (ws's WebSocket implements it as well). */
 export interface StandardWebSocket {
@@ -59,7 +59,7 @@ export function isStandardWebSocket(socket: unknown): socket is StandardWebSocke
 export function assertStandardWebSocket(socket: unknown): asserts socket is StandardWebSocket {
   if (!isStandardWebSocket(socket)) throw new TypeError('WsStream.fromStandard needs a standard WebSocket.')
   if (socket.readyState !== CONNECTING && socket.readyState !== OPEN) {
-    throw new WsStreamError(`The socket must be CONNECTING or OPEN, not in readyState ${socket.readyState}.`, 'ERR_WS_SOCKET_CLOSED')
+    throw new SocketClosedError(`The socket must be CONNECTING or OPEN, not in readyState ${socket.readyState}.`)
   }
 }
 
@@ -147,7 +147,7 @@ export function standardTransport(socket: StandardWebSocket): Transport {
           const data = event.data
           if (data instanceof ArrayBuffer) sink.message(new Uint8Array(data), true)
           else if (typeof data === 'string') sink.message(utf8(data), false)
-          else sink.error(new WsStreamError('A message arrived as neither ArrayBuffer nor string (was binaryType changed?).', 'ERR_WS_UNSUPPORTED_SOCKET'))
+          else sink.error(new UnsupportedSocketError('A message arrived as neither ArrayBuffer nor string (was binaryType changed?).'))
           if (inFlight.length > 0) checkDrain() // a free moment to look at bufferedAmount
         },
         error: () => {
@@ -204,7 +204,7 @@ export function standardTransport(socket: StandardWebSocket): Transport {
     },
     resume() {},
     ping() {
-      throw new WsStreamError('The standard WebSocket cannot send pings (the platform answers the peer\'s pings itself).', 'ERR_WS_UNSUPPORTED')
+      throw new UnsupportedError('The standard WebSocket cannot send pings (the platform answers the peer\'s pings itself).')
     },
     assertCloseFrame: (code) => assertStandardCloseFrame(code),
   }

@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module'
 import type { WebSocket } from 'ws'
 import type { Transport, TransportSink } from '../../machines/connection.js'
-import { ConnectionResetError, HandshakeError, MessageTooLargeError, ProtocolError, WsStreamError } from '../errors.js'
+import { ConnectionResetError, HandshakeError, MessageTooLargeError, ProtocolError, SocketClosedError, UnsupportedSocketError, WsStreamError } from '../errors.js'
 
 /** The parts of a ws WebSocket this transport reads that are not in ws's public API. */
 interface WsInternals {
@@ -23,6 +23,8 @@ interface WsInternals {
   _isServer?: boolean
   /** The TCP (or TLS) socket, once the WebSocket is open. */
   _socket?: { cork(): void; uncork(): void } | null
+  /** The frame parser, once open; `_maxPayload` is the `maxPayload` it enforces (for `MessageTooLargeError.limit`). */
+  _receiver?: { _maxPayload?: number }
 }
 
 type WsSocket = WebSocket & WsInternals
@@ -53,26 +55,28 @@ export function assertWsSocket(socket: unknown): asserts socket is WebSocket {
     throw new TypeError('WsStream needs a WebSocket from the ws package (ws >= 8).')
   }
   if (typeof s._closeFrameReceived !== 'boolean' || typeof s._closeFrameSent !== 'boolean') {
-    throw new WsStreamError(
+    throw new UnsupportedSocketError(
       `This ws WebSocket (ws ${installedWsVersion()}) has no _closeFrameReceived/_closeFrameSent fields, ` +
         'which ws-stream-actor needs to see the peer\'s Close frame. Use ws 8.x.',
-      'ERR_WS_UNSUPPORTED_SOCKET',
     )
   }
   if (s.readyState !== 0 && s.readyState !== 1) {
-    throw new WsStreamError(`The socket must be CONNECTING or OPEN, not in readyState ${s.readyState}.`, 'ERR_WS_SOCKET_CLOSED')
+    throw new SocketClosedError(`The socket must be CONNECTING or OPEN, not in readyState ${s.readyState}.`)
   }
 }
 
-/** Translates a ws error into this library's typed errors. `closeCode` is the code ws closed with, if any. */
-function translateError(error: Error & { code?: string }, opened: boolean, closeCode: number | undefined): WsStreamError {
+/**
+ * Translates a ws error into this library's typed errors. `closeCode` is the code ws closed with,
+ * if any; `maxPayload` the limit ws enforced on incoming messages (NaN if ws no longer says).
+ */
+function translateError(error: Error & { code?: string }, opened: boolean, closeCode: number | undefined, maxPayload: number): WsStreamError {
   if (error instanceof WsStreamError) return error
   if (!opened) {
     const status = /Unexpected server response: (\d+)/.exec(error.message)
     return new HandshakeError(error.message, status ? Number(status[1]) : undefined, { cause: error })
   }
   if (closeCode === 1009 || error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-    return new MessageTooLargeError(error.message, undefined, { cause: error })
+    return new MessageTooLargeError(error.message, maxPayload, { cause: error })
   }
   if (closeCode !== undefined || error.code?.startsWith('WS_ERR_')) {
     return new ProtocolError(error.message, closeCode ?? 1002, { cause: error })
@@ -225,7 +229,7 @@ const listenerEntries = Object.entries({
   },
   error(this: AttachedSocket, error: Error) {
     const transport = this[kTransport]!
-    transport.sink!.error(translateError(error, transport.opened, transport.protocolCloseCode))
+    transport.sink!.error(translateError(error, transport.opened, transport.protocolCloseCode, this._receiver?._maxPayload ?? Number.NaN))
   },
   close(this: AttachedSocket, code: number, reason: Buffer) {
     this[kTransport]!.sink!.closed(code, reason.toString(), this._closeFrameSent && this._closeFrameReceived)
