@@ -43,6 +43,9 @@ Options:
   --timeout <ms>           connect: how long the opening may take (default 30000)
   --host <host>            listen: the address to bind (default 127.0.0.1)
   --max-connections <n>    listen: refuse upgrades past n open connections with HTTP 503
+  --admin <host:port>      listen: serve /metrics, /healthz, /readyz, /connections over HTTP there
+  --drain-timeout <ms>     listen: on SIGTERM/SIGINT, how long connections get to close (default: --close-timeout)
+  --workers <n>            listen: n processes share the port (node:cluster); a dead one is replaced
   -q, --quiet              print fatal errors only
   -v, --verbose            print every connection event (state, ping, pong, closeFrame, error, closed)
   --progress               a live bytes-and-rate line on stderr
@@ -90,6 +93,12 @@ export interface ListenCommand extends Common {
   port: number
   host: string
   maxConnections: number | undefined
+  /** Where to serve the admin endpoints, if anywhere. */
+  admin: { host: string; port: number } | undefined
+  /** Milliseconds a drain (SIGINT/SIGTERM) gives connections to close. */
+  drainTimeout: number
+  /** Worker processes sharing the port; undefined: this process serves alone. */
+  workers: number | undefined
   mode: { type: 'echo' } | { type: 'exec'; command: string } | { type: 'to'; host: string; port: number }
 }
 
@@ -102,6 +111,9 @@ const optionSpec = {
   host: { type: 'string' },
   'close-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  admin: { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  workers: { type: 'string' },
   timeout: { type: 'string' },
   text: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -111,7 +123,7 @@ const optionSpec = {
   version: { type: 'boolean' },
 } as const
 
-const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections'] as const
+const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'admin', 'drain-timeout', 'workers'] as const
 const connectOnly = ['timeout'] as const
 
 /** Parses and validates the command line; throws {@link UsageError} for anything wrong. */
@@ -167,7 +179,10 @@ export function parseCommand(argv: string[]): Command {
     mode = { type: 'exec', command: values.exec }
   } else mode = { type: 'to', ...hostPort(values.to!) }
   const maxConnections = values['max-connections'] === undefined ? undefined : number('--max-connections', values['max-connections'], 0, 0, true)
-  return { command, port, host: values.host ?? '127.0.0.1', maxConnections, mode, ...common }
+  const admin = values.admin === undefined ? undefined : hostPort(values.admin, '--admin')
+  const drainTimeout = number('--drain-timeout', values['drain-timeout'], common.closeTimeout, 0)
+  const workers = values.workers === undefined ? undefined : number('--workers', values.workers, 1, 1, true)
+  return { command, port, host: values.host ?? '127.0.0.1', maxConnections, admin, drainTimeout, workers, mode, ...common }
 }
 
 function number(name: string, raw: string | undefined, fallback: number, min: number, integer = false): number {
@@ -186,8 +201,8 @@ function portNumber(what: string, raw: string): number {
 }
 
 /** `host:port`, `[v6]:port` or a bare `port` (meaning 127.0.0.1). */
-function hostPort(raw: string): { host: string; port: number } {
+function hostPort(raw: string, flag = '--to'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw)
-  if (!match) throw new UsageError(`--to takes host:port (or [ipv6]:port), got '${raw}'.`)
-  return { host: match[1] || match[2] || '127.0.0.1', port: portNumber('--to port', match[3]!) }
+  if (!match) throw new UsageError(`${flag} takes host:port (or [ipv6]:port), got '${raw}'.`)
+  return { host: match[1] || match[2] || '127.0.0.1', port: portNumber(`${flag} port`, match[3]!) }
 }

@@ -5,10 +5,13 @@
  * @module
  */
 import { spawn } from 'node:child_process'
+import cluster from 'node:cluster'
 import net from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import { connect, HandshakeError, WsStreamServer, type CloseInfo, type WsStream } from '../index.js'
 import { exitCodes, type ConnectCommand, type ListenCommand } from './args.js'
+import { onDrainRequest, startAdmin, type Closable } from './admin.js'
+import { runPrimary } from './workers.js'
 import { closeSummary, Progress, type Reporter } from './report.js'
 
 /** Resolves once `output` can take more, or once it is gone (so a dead pipe never hangs a loop). */
@@ -121,6 +124,7 @@ export async function runConnect(options: ConnectCommand, reporter: Reporter): P
 }
 
 export async function runListen(options: ListenCommand, reporter: Reporter): Promise<number> {
+  if (options.workers !== undefined && cluster.isPrimary) return runPrimary(options, reporter)
   const server = new WsStreamServer({
     port: options.port,
     host: options.host,
@@ -135,9 +139,18 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
     await server.close({ timeout: 0 })
     return exitCodes.cannotListen
   }
+  let admin: Closable
+  try {
+    admin = await startAdmin(server, options, reporter)
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException
+    reporter.error(`cannot listen on the admin address ${options.admin!.host}:${options.admin!.port}: ${err.code ?? err.message}`)
+    await server.close({ timeout: 0 })
+    return exitCodes.cannotListen
+  }
   const address = server.address()
   const where = typeof address === 'string' ? address : `ws://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
-  reporter.info(`listening on ${where} (${describeMode(options.mode)})`)
+  if (!cluster.isWorker) reporter.info(`listening on ${where} (${describeMode(options.mode)})`)
 
   const progress = options.progress ? new Progress(reporter) : undefined
   progress?.start()
@@ -158,13 +171,15 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
+    onDrainRequest(() => resolve('SIGTERM'))
   })
   const again = (): never => process.exit(signal === 'SIGINT' ? exitCodes.sigint : exitCodes.sigterm)
   process.once('SIGINT', again)
   process.once('SIGTERM', again)
   reporter.info(`${signal}: draining ${server.connections.size} connection(s)`)
-  const report = await server.close({ timeout: options.closeTimeout })
+  const report = await server.close({ timeout: options.drainTimeout })
   await Promise.all(handlers)
+  await admin.close()
   progress?.stop()
   reporter.info(`stopped: ${report.closedCleanly} closed cleanly, ${report.terminated} terminated`)
   return exitCodes.ok
