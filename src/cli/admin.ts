@@ -8,7 +8,7 @@
 import cluster from 'node:cluster'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { AggregatorRegistry } from 'prom-client'
+import type { MetricObjectWithValues, MetricValue } from 'prom-client'
 import { createAdminHandler, readinessOf, serverAdminSource, type AdminSource } from '../admin.js'
 import { createMetrics } from '../metrics.js'
 import type { WsStreamServer } from '../server.js'
@@ -21,6 +21,8 @@ export interface WorkerStatus {
   requestId: number
   readiness: ReturnType<typeof readinessOf>
   connections: ReturnType<ReturnType<typeof createMetrics>['connections']>
+  /** The worker's registry as `getMetricsAsJSON()` gives it, for `AggregatorRegistry.aggregate()`. */
+  metrics: MetricObjectWithValues<MetricValue<string>>[]
 }
 
 /** The primary's question to a worker. */
@@ -29,12 +31,22 @@ export const statusRequest = 'ws-stream:status?'
 /** The primary's request that a worker drain (as on SIGTERM). */
 export const drainRequest = 'ws-stream:drain'
 
-/** In a worker: calls `drain` when the primary asks for a drain. Elsewhere: nothing. */
-export function onDrainRequest(drain: () => void): void {
-  if (!cluster.isWorker) return
+// Listening from the moment this module loads, so that a drain asked for between the worker's
+// 'listening' (when the primary may ask) and the wait for signals is not lost.
+let drainRequested = false
+let onDrain: (() => void) | undefined
+if (cluster.isWorker) {
   process.on('message', (message: { type?: string }) => {
-    if (message?.type === drainRequest) drain()
+    if (message?.type !== drainRequest) return
+    drainRequested = true
+    onDrain?.()
   })
+}
+
+/** In a worker: calls `drain` when the primary asks for a drain (at once if it already has). Elsewhere: nothing. */
+export function onDrainRequest(drain: () => void): void {
+  onDrain = drain
+  if (drainRequested) drain()
 }
 
 /** Something to stop when the command ends. */
@@ -49,18 +61,20 @@ export interface Closable {
 export async function startAdmin(server: WsStreamServer, options: ListenCommand, reporter: Reporter): Promise<Closable> {
   const metrics = createMetrics(server)
   if (cluster.isWorker) {
-    // prom-client's cluster aggregation asks every worker for these registries over IPC.
-    AggregatorRegistry.setRegistries([metrics.registry])
-    new AggregatorRegistry()
+    // Our own request rather than prom-client's clusterMetrics(), whose scrape hangs for 5 s
+    // when a worker dies while it is asked; the primary aggregates with AggregatorRegistry.aggregate().
     const answer = (message: { type?: string; requestId?: number }): void => {
       if (message?.type !== statusRequest) return
-      const status: WorkerStatus = {
-        type: 'ws-stream:status',
-        requestId: message.requestId!,
-        readiness: readinessOf(server),
-        connections: metrics.connections().map((c) => ({ ...c, id: `w${cluster.worker!.id}.${c.id}` })),
-      }
-      process.send?.(status)
+      void metrics.registry.getMetricsAsJSON().then((json) => {
+        const status: WorkerStatus = {
+          type: 'ws-stream:status',
+          requestId: message.requestId!,
+          readiness: readinessOf(server),
+          connections: metrics.connections().map((c) => ({ ...c, id: `w${cluster.worker!.id}.${c.id}` })),
+          metrics: json,
+        }
+        if (process.connected) process.send?.(status)
+      })
     }
     process.on('message', answer)
     return { close: async () => { process.off('message', answer) } }

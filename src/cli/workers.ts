@@ -35,7 +35,6 @@ export async function runPrimary(options: ListenCommand, reporter: Reporter): Pr
     },
   })
   void live
-  const aggregator = new AggregatorRegistry()
   const listening = new Set<number>()
   let draining = false
   let where: string | undefined
@@ -79,7 +78,8 @@ export async function runPrimary(options: ListenCommand, reporter: Reporter): Pr
       if (w.isDead()) return resolve()
       w.once('exit', () => resolve())
       if (how === 'kill') w.process.kill('SIGKILL')
-      else if (w.isConnected()) w.send({ type: drainRequest })
+      else if (w.isConnected() && listening.has(w.id)) w.send({ type: drainRequest })
+      // A worker still starting has no connection to drain.
       else w.process.kill('SIGTERM')
     }))
     await Promise.all(exits)
@@ -94,19 +94,33 @@ export async function runPrimary(options: ListenCommand, reporter: Reporter): Pr
     return failed === exitCodes.cannotListen ? exitCodes.cannotListen : exitCodes.failure
   }
 
-  /** Asks every listening worker for its readiness and connections; a worker that does not answer in time is left out. */
+  /**
+   * Asks every listening worker for its status (readiness, connections, metrics); a worker that
+   * exits or does not answer in time is left out, so that one dying worker never stalls a scrape.
+   */
   const statuses = async (): Promise<WorkerStatus[]> => {
     const asked = everyWorker().filter((w) => w.isConnected() && listening.has(w.id))
     return (await Promise.all(asked.map((w) => new Promise<WorkerStatus | undefined>((resolve) => {
       const requestId = ++nextRequest
-      const timer = setTimeout(() => { pending.delete(requestId); resolve(undefined) }, STATUS_TIMEOUT_MS)
-      pending.set(requestId, (status) => { clearTimeout(timer); pending.delete(requestId); resolve(status) })
-      w.send({ type: statusRequest, requestId })
+      const settle = (status: WorkerStatus | undefined): void => {
+        clearTimeout(timer)
+        pending.delete(requestId)
+        w.off('exit', gone)
+        resolve(status)
+      }
+      const gone = (): void => settle(undefined)
+      const timer = setTimeout(gone, STATUS_TIMEOUT_MS)
+      pending.set(requestId, settle)
+      w.once('exit', gone)
+      w.send({ type: statusRequest, requestId }, (error: Error | null) => { if (error) gone() })
     })))).filter((s): s is WorkerStatus => s !== undefined)
   }
   const source: AdminSource = {
     async metrics() {
-      return { contentType: aggregator.contentType, body: (await aggregator.clusterMetrics()) + (await own.metrics()) }
+      // Summed by each metric's aggregator (the default sum; max for ws_stream_draining).
+      const all = [...(await statuses()).map((s) => s.metrics), await own.getMetricsAsJSON()]
+      const registry = AggregatorRegistry.aggregate(all)
+      return { contentType: registry.contentType, body: await registry.metrics() }
     },
     async readiness(): Promise<Readiness> {
       if (draining) return { ready: false, status: 'draining' }
