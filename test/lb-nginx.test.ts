@@ -22,9 +22,9 @@ async function echoRound(stream: WsStream): Promise<boolean> {
   return sha(await stream.readExactly(chunk.length)) === sha(chunk)
 }
 
-t.test('nginx with the documented config: echoes pass, a draining backend\'s clients get 1001 and reconnect', async (t) => {
-  const nginx = which('nginx') ?? (which('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined)
-  if (!nginx) return t.skip('nginx not installed: apt-get install nginx')
+const nginx = which('nginx') ?? which('/usr/sbin/nginx')
+
+t.test('nginx with the documented config: echoes pass, a draining backend\'s clients get 1001 and reconnect', { skip: nginx ? false : 'nginx not installed: apt-get install nginx' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ws-stream-nginx-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const [front, aPort, aAdmin, bPort, bAdmin] = await Promise.all(Array.from({ length: 5 }, freePort))
@@ -50,7 +50,7 @@ http {
   include ${dir}/ws-stream.conf;
 }
 `)
-  const proxy = spawn(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const proxy = spawn(nginx!, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] })
   let said = ''
   proxy.stderr.setEncoding('utf8').on('data', (s: string) => { said += s })
   const exited = new Promise((resolve) => proxy.once('close', resolve))
