@@ -35,6 +35,10 @@ export type { SendFunction } from './write-queue.js'
 export { WsStreamServer, serverMachine, defaultServerKeepAlive } from './server.js'
 export type { WsStreamServerOptions, ServerCloseOptions, WsStreamServerEvents, ServerActor, ConnectionHandler, ConnectionErrorInfo } from './server.js'
 export { canAccept, countConnections, defaultDrain } from '../machines/server.js'
+export { createMetrics } from './metrics.js'
+export type { MetricsOptions, WsStreamMetrics, ConnectionInfo } from './metrics.js'
+export { adminHandler, createAdminHandler, readinessOf, serverAdminSource } from './admin.js'
+export type { AdminOptions, AdminHandler, AdminRoute, AdminSource, Readiness } from './admin.js'
 export type { DrainReport, DrainOptions, ConnectionCounts, ConnectionRef, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
 
 // Adapters and codecs

@@ -20,6 +20,8 @@ export interface PingSender {
 
 /** Sends pings through a bound function and resolves each with its round trip when its pong arrives. */
 export class Pinger {
+  /** Told each round trip in ms as its pong arrives (the server's metrics observe keep-alive RTT here). */
+  roundTripListener: ((ms: number) => void) | undefined
   #socket: PingSender | undefined
   #pending = new Map<string, PendingPing[]>()
   #failure: ErrorSource | undefined
@@ -61,7 +63,10 @@ export class Pinger {
     const list = this.#pending.get(key)
     const first = list?.shift()
     if (list?.length === 0) this.#pending.delete(key)
-    first?.resolve(performance.now() - first.started)
+    if (first === undefined) return
+    const ms = performance.now() - first.started
+    this.roundTripListener?.(ms)
+    first.resolve(ms)
   }
 
   /** The connection is gone: every pending and later ping rejects with `error`. */

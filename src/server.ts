@@ -108,6 +108,8 @@ export interface WsStreamServerEvents {
    * nobody having taken `server.listening` is thrown, as `net.Server` does (see {@link WsStreamServer.listening}).
    */
   error: [error: Error]
+  /** An upgrade was refused with HTTP `status` (503 when full or draining, the user's verifyClient's own, 408). */
+  refused: [status: number, request: IncomingMessage]
   /** The server stopped after a drain. */
   close: [report: DrainReport]
 }
@@ -308,9 +310,15 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
         if (decided) return
         decided = true
         clearTimeout(timer)
-        if (!verified) return callback(false, code ?? 401, message, headers)
+        if (!verified) {
+          this.emit('refused', code ?? 401, info.req)
+          return callback(false, code ?? 401, message, headers)
+        }
         // ws completes the upgrade synchronously after this callback: the count cannot change in between.
-        if (!canAccept(this.actor.getSnapshot())) return callback(false, 503, 'Service Unavailable')
+        if (!canAccept(this.actor.getSnapshot())) {
+          this.emit('refused', 503, info.req)
+          return callback(false, 503, 'Service Unavailable')
+        }
         callback(true)
       }
       if (user === undefined) return decide(true)

@@ -24,7 +24,10 @@ const sharedValues = [
   'transportAttacher',
 ]
 /** Values of the Node entry only: the server runs on Node. */
-const nodeValues = ['WsStreamServer', 'canAccept', 'countConnections', 'defaultDrain', 'defaultServerKeepAlive', 'proxyFromEnv', 'serverMachine']
+const nodeValues = [
+  'WsStreamServer', 'adminHandler', 'canAccept', 'countConnections', 'createAdminHandler', 'createMetrics', 'defaultDrain',
+  'defaultServerKeepAlive', 'proxyFromEnv', 'readinessOf', 'serverAdminSource', 'serverMachine',
+]
 
 /** Types (no value) of both entries. */
 const sharedTypes = [
@@ -36,6 +39,7 @@ const sharedTypes = [
 ]
 /** Types of the Node entry only: the server's, and the Node Duplex's. */
 const nodeTypes = [
+  'AdminHandler', 'AdminOptions', 'AdminRoute', 'AdminSource', 'ConnectionInfo', 'MetricsOptions', 'Readiness', 'WsStreamMetrics',
   'ConnectionCounts', 'ConnectionErrorInfo', 'ConnectionHandler', 'ConnectionRef', 'DrainOptions', 'DrainReport', 'DuplexOptions', 'ServerActor', 'ServerCloseOptions',
   'ServerContext', 'ServerEvent', 'ServerInput', 'ServerSnapshot', 'WsDuplex', 'WsStreamServerEvents', 'WsStreamServerOptions',
 ]

@@ -57,6 +57,9 @@ Options:
   --protocol <name>        connect: offer this subprotocol (repeatable, in order of preference);
                            listen: accept only these subprotocols (others are refused with HTTP 400)
   --compress               permessage-deflate (connect offers it, listen accepts it); off by default
+  --admin <host:port>      listen: serve /metrics, /healthz, /readyz, /connections over HTTP there
+  --drain-timeout <ms>     listen: on SIGTERM/SIGINT, how long connections get to close (default: --close-timeout)
+  --workers <n>            listen: n processes share the port (node:cluster); a dead one is replaced
   -q, --quiet              print fatal errors only
   -v, --verbose            print every connection event (state, ping, pong, closeFrame, error, closed)
   --progress               a live bytes-and-rate line on stderr
@@ -129,6 +132,12 @@ export interface ListenCommand extends Common {
   /** --compress: accept permessage-deflate. */
   compress: boolean
   maxConnections: number | undefined
+  /** Where to serve the admin endpoints, if anywhere. */
+  admin: { host: string; port: number } | undefined
+  /** Milliseconds a drain (SIGINT/SIGTERM) gives connections to close. */
+  drainTimeout: number
+  /** Worker processes sharing the port; undefined: this process serves alone. */
+  workers: number | undefined
   mode: { type: 'echo' } | { type: 'exec'; command: string } | { type: 'to'; host: string; port: number }
 }
 
@@ -141,6 +150,9 @@ const optionSpec = {
   host: { type: 'string' },
   'close-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  admin: { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  workers: { type: 'string' },
   timeout: { type: 'string' },
   text: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -159,7 +171,7 @@ const optionSpec = {
   compress: { type: 'boolean' },
 } as const
 
-const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'cert', 'key', 'unix'] as const
+const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'cert', 'key', 'unix', 'admin', 'drain-timeout', 'workers'] as const
 const connectOnly = ['timeout', 'ca', 'insecure', 'proxy', 'header'] as const
 
 /** Parses and validates the command line; throws {@link UsageError} for anything wrong. */
@@ -218,8 +230,11 @@ export function parseCommand(argv: string[]): Command {
     mode = { type: 'exec', command: values.exec }
   } else mode = { type: 'to', ...hostPort(values.to!) }
   const maxConnections = values['max-connections'] === undefined ? undefined : number('--max-connections', values['max-connections'], 0, 0, true)
+  const admin = values.admin === undefined ? undefined : hostPort(values.admin, '--admin')
+  const drainTimeout = number('--drain-timeout', values['drain-timeout'], common.closeTimeout, 0)
+  const workers = values.workers === undefined ? undefined : number('--workers', values.workers, 1, 1, true)
   return {
-    command, port, host: values.host ?? '127.0.0.1', ...(unix === undefined ? {} : { unix }), maxConnections, mode,
+    command, port, host: values.host ?? '127.0.0.1', ...(unix === undefined ? {} : { unix }), maxConnections, admin, drainTimeout, workers, mode,
     ...listenFlags(values), ...common,
   }
 }
@@ -329,8 +344,8 @@ function portNumber(what: string, raw: string): number {
 }
 
 /** `host:port`, `[v6]:port` or a bare `port` (meaning 127.0.0.1). */
-function hostPort(raw: string): { host: string; port: number } {
+function hostPort(raw: string, flag = '--to'): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(raw) ?? /^()()(\d+)$/.exec(raw)
-  if (!match) throw new UsageError(`--to takes host:port (or [ipv6]:port), got '${raw}'.`)
-  return { host: match[1] || match[2] || '127.0.0.1', port: portNumber('--to port', match[3]!) }
+  if (!match) throw new UsageError(`${flag} takes host:port (or [ipv6]:port), got '${raw}'.`)
+  return { host: match[1] || match[2] || '127.0.0.1', port: portNumber(`${flag} port`, match[3]!) }
 }

@@ -5,11 +5,14 @@
  * @module
  */
 import { spawn } from 'node:child_process'
+import cluster from 'node:cluster'
 import net from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import { connect, HandshakeError, WsStreamServer, type CloseInfo, type WsStream } from '../index.js'
 import { exitCodes, type ConnectCommand, type ListenCommand } from './args.js'
 import { clientOptions, isCertificateError, listener, redact, serverOptions } from './endpoints.js'
+import { onDrainRequest, startAdmin, type Closable } from './admin.js'
+import { runPrimary } from './workers.js'
 import { closeSummary, Progress, type Reporter } from './report.js'
 
 /** Resolves once `output` can take more, or once it is gone (so a dead pipe never hangs a loop). */
@@ -130,6 +133,7 @@ export async function runConnect(options: ConnectCommand, reporter: Reporter): P
 }
 
 export async function runListen(options: ListenCommand, reporter: Reporter): Promise<number> {
+  if (options.workers !== undefined && cluster.isPrimary) return runPrimary(options, reporter)
   const endpoint = listener(options)
   const server = new WsStreamServer({
     ...endpoint.options,
@@ -149,8 +153,18 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
     await endpoint.close()
     return exitCodes.cannotListen
   }
+  let admin: Closable
+  try {
+    admin = await startAdmin(server, options, reporter)
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException
+    reporter.error(`cannot listen on the admin address ${options.admin!.host}:${options.admin!.port}: ${err.code ?? err.message}`)
+    await server.close({ timeout: 0 })
+    await endpoint.close()
+    return exitCodes.cannotListen
+  }
   const where = endpoint.url(server.address())
-  reporter.info(`listening on ${where} (${describeMode(options.mode)})`)
+  if (!cluster.isWorker) reporter.info(`listening on ${where} (${describeMode(options.mode)})`)
 
   const progress = options.progress ? new Progress(reporter) : undefined
   progress?.start()
@@ -171,13 +185,15 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
+    onDrainRequest(() => resolve('SIGTERM'))
   })
   const again = (): never => process.exit(signal === 'SIGINT' ? exitCodes.sigint : exitCodes.sigterm)
   process.once('SIGINT', again)
   process.once('SIGTERM', again)
   reporter.info(`${signal}: draining ${server.connections.size} connection(s)`)
-  const report = await server.close({ timeout: options.closeTimeout })
+  const report = await server.close({ timeout: options.drainTimeout })
   await Promise.all(handlers)
+  await admin.close()
   await endpoint.close()
   progress?.stop()
   reporter.info(`stopped: ${report.closedCleanly} closed cleanly, ${report.terminated} terminated`)
