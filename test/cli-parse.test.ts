@@ -2,8 +2,20 @@
  * The `ws-stream` argument parser, in-process: what a command line turns into, and that bad ones
  * are a UsageError naming what is wrong (the spawned binary's exit statuses are in cli-args.test.ts).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parseCommand, UsageError } from '../src/cli/args.js'
+
+/** `argv` is refused with a UsageError whose message matches `message`. */
+function refuses(t: Test, argv: string[], message: RegExp): void {
+  let error: unknown
+  try {
+    parseCommand(argv)
+  } catch (e) {
+    error = e
+  }
+  t.type(error, UsageError, argv.join(' '))
+  t.match((error as Error | undefined)?.message, message, argv.join(' '))
+}
 
 t.test('connect takes a URL and fills in the defaults', async (t) => {
   t.same(parseCommand(['connect', 'ws://127.0.0.1:8080/x']), {
@@ -47,16 +59,7 @@ t.test('bad command lines are UsageErrors that say what is wrong', async (t) => 
     [['connect', 'ws://h', '--close-timeout', ''], /--close-timeout takes a number/],
     [['listen', 'x', '--echo'], /port must be a number/],
   ]
-  for (const [argv, message] of cases) {
-    let error: unknown
-    try {
-      parseCommand(argv)
-    } catch (e) {
-      error = e
-    }
-    t.type(error, UsageError, argv.join(' '))
-    t.match((error as Error).message, message, argv.join(' '))
-  }
+  for (const [argv, message] of cases) refuses(t, argv, message)
 })
 
 t.test('connect\'s TLS, proxy, header, subprotocol and compression flags land in the command', async (t) => {
@@ -106,14 +109,5 @@ t.test('the new flags\' bad values are UsageErrors naming the flag', async (t) =
     [['listen', '0', '--echo', '-H', 'A: b'], /--header applies to connect, not listen/],
     [['connect', 'http://h'], /must start with ws:\/\/ or wss:\/\/ \(or ws\+unix:/],
   ]
-  for (const [argv, message] of cases) {
-    let error: unknown
-    try {
-      parseCommand(argv)
-    } catch (e) {
-      error = e
-    }
-    t.type(error, UsageError, argv.join(' '))
-    t.match((error as Error | undefined)?.message, message, argv.join(' '))
-  }
+  for (const [argv, message] of cases) refuses(t, argv, message)
 })

@@ -55,6 +55,11 @@ async def exchange(ws, size, closer, code, reason):
         except websockets.ConnectionClosed:
             pass
     await ws.wait_closed()
+    return result(ws, sent_hash, recv_hash, received)
+
+
+def result(ws, sent_hash, recv_hash, received):
+    """The JSON line a run prints: both hashes, the bytes received and the other side's Close."""
     return {
         "sent": sent_hash.hexdigest(),
         "received": recv_hash.hexdigest(),
@@ -89,14 +94,7 @@ async def send_then_close(url, size, code, reason):
             left -= len(data)
         await ws.close(code=code, reason=reason)
         await reading
-        return {
-            "sent": sent_hash.hexdigest(),
-            "received": recv_hash.hexdigest(),
-            "receivedBytes": received,
-            "closeCode": ws.close_code,
-            "closeReason": ws.close_reason,
-            "version": websockets.__version__,
-        }
+        return result(ws, sent_hash, recv_hash, received)
 
 
 async def main():

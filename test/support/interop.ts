@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import type { Test } from 'tap'
-import type { CloseInfo, WsStream } from '../../src/index.js'
+import { connect, WsStreamServer, type CloseInfo, type WsStream } from '../../src/index.js'
 import { bytes, type Teardown } from './helpers.js'
 
 export const PYTHON = '/usr/bin/python3'
@@ -105,3 +105,49 @@ export function checkExchange(
   t.same({ code: theirs.closeCode, reason: theirs.closeReason }, { code, reason }, 'the code and reason Python saw')
 }
 
+
+/** How one Python peer is named and what it says in its Close frames. */
+export interface PeerSuite {
+  /** The peer script (test/peers/*.py): `client URL SIZE CLOSER CODE REASON` and `server SIZE CLOSER CODE REASON`. */
+  script: string
+  /** Who the peer is, in test names ("a Python", "an autobahn"). */
+  who: string
+  /** Close reasons it sends, as client and as server (non-ASCII ones show both ends decode UTF-8). */
+  reasons: { client: string; server: string }
+}
+
+/**
+ * The exchange every peer passes: 10 MiB both ways, as client and as server, each side closing in
+ * turn; both sides must see all the bytes (sha256) and the closer's code and reason.
+ */
+export function exchangeSuite(t: Test, { script, who, reasons }: PeerSuite): void {
+  for (const closer of ['python', 'us'] as const) {
+    const closes = closer === 'us' ? 'we close' : 'it closes'
+    t.test(`${who} client exchanges 10 MiB both ways with our server; ${closes}, and both see the code and reason`, async (t) => {
+      const server = new WsStreamServer({ port: 0, host: '127.0.0.1', maxPayload: 2 * 1024 * 1024 })
+      await server.listening
+      t.teardown(() => server.close({ timeout: 1000 }))
+      const port = (server.address() as { port: number }).port
+      const code = closer === 'python' ? 4001 : 4002
+      const reason = closer === 'python' ? reasons.client : 'bye from node ✓'
+      const accepted = once(server, 'connection') as Promise<[WsStream]>
+      const peer = startPeer(t, script, ['client', `ws://127.0.0.1:${port}`, String(SIZE), closer === 'python' ? 'me' : 'them', String(code), reason])
+      const [stream] = await accepted
+      const ours = await exchange(stream, closer === 'us' ? { code, reason } : undefined)
+      checkExchange(t, ours, await peer.line<PeerResult>(), { code, reason, closer })
+      await peer.exited
+    })
+
+    t.test(`our client exchanges 10 MiB both ways with ${who} server; ${closes}, and both see the code and reason`, async (t) => {
+      const code = closer === 'python' ? 4003 : 4004
+      const reason = closer === 'python' ? reasons.server : 'client says bye ✓'
+      const peer = startPeer(t, script, ['server', String(SIZE), closer === 'python' ? 'me' : 'them', String(code), reason])
+      const { port } = await peer.line<{ port: number }>()
+      const stream = await connect(`ws://127.0.0.1:${port}`, { maxPayload: 2 * 1024 * 1024 })
+      t.teardown(() => stream.abort())
+      const ours = await exchange(stream, closer === 'us' ? { code, reason } : undefined)
+      checkExchange(t, ours, await peer.line<PeerResult>(), { code, reason, closer })
+      await peer.exited
+    })
+  }
+}
