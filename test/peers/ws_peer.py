@@ -23,17 +23,22 @@ import websockets
 CHUNK = 64 * 1024
 
 
+async def send_random(ws, size, sent_hash):
+    """Sends `size` random bytes in binary messages of CHUNK bytes, hashing them as they go."""
+    left = size
+    while left > 0:
+        data = os.urandom(min(CHUNK, left))
+        sent_hash.update(data)
+        await ws.send(data)
+        left -= len(data)
+
+
 async def exchange(ws, size, closer, code, reason):
     sent_hash, recv_hash = hashlib.sha256(), hashlib.sha256()
     received = 0
 
     async def send():
-        left = size
-        while left > 0:
-            data = os.urandom(min(CHUNK, left))
-            sent_hash.update(data)
-            await ws.send(data)
-            left -= len(data)
+        await send_random(ws, size, sent_hash)
 
     async def recv():
         nonlocal received
@@ -86,12 +91,7 @@ async def send_then_close(url, size, code, reason):
                 pass
 
         reading = asyncio.ensure_future(recv())
-        left = size
-        while left > 0:
-            data = os.urandom(min(CHUNK, left))
-            sent_hash.update(data)
-            await ws.send(data)
-            left -= len(data)
+        await send_random(ws, size, sent_hash)
         await ws.close(code=code, reason=reason)
         await reading
         return result(ws, sent_hash, recv_hash, received)
