@@ -4,7 +4,7 @@
  * @module
  */
 import { HandshakeError, UnsupportedError } from './errors.js'
-import { abortError, awaitOpening, checkOpeningOptions, checkUrl } from './opening.js'
+import { abortError, awaitOpening, checkOpeningOptions, checkUrl, listenAll } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { standardSocketKind } from './socket-kinds.js'
 import { WsStream } from './stream.js'
@@ -51,14 +51,11 @@ export async function connect(url: string | URL, options: StandardConnectOptions
     listen({ opened, failed }) {
       const onError = (): void => failed(new HandshakeError('The WebSocket connection could not be opened (the platform gives no detail).'))
       const onClose = (): void => failed(new HandshakeError('The connection closed before it opened.'))
-      socket.addEventListener('open', opened)
-      socket.addEventListener('error', onError)
-      socket.addEventListener('close', onClose)
-      return () => {
-        socket.removeEventListener('open', opened)
-        socket.removeEventListener('error', onError)
-        socket.removeEventListener('close', onClose)
-      }
+      return listenAll<() => void>(
+        (type, f) => socket.addEventListener(type, f),
+        (type, f) => socket.removeEventListener(type, f),
+        { open: opened, error: onError, close: onClose },
+      )
     },
     adopt: () => WsStream.fromStandard(socket, streamOptions),
     discard: () => discard(socket),

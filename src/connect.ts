@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, type ClientOptions } from 'ws'
 import { HandshakeError } from './errors.js'
-import { abortError, awaitOpening, checkOpeningOptions, checkUrl } from './opening.js'
+import { abortError, awaitOpening, checkOpeningOptions, checkUrl, listenAll } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { proxyAgent } from './proxy.js'
 import { WsStream } from './stream.js'
@@ -90,16 +90,14 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         failed(new HandshakeError(`The WebSocket connection could not be opened: ${error.message}`, undefined, { cause: error }))
       }
       const onClose = (): void => failed(new HandshakeError('The connection closed before it opened.'))
-      ws.on('open', opened)
-      ws.on('unexpected-response', onUnexpectedResponse)
-      ws.on('error', onError)
-      ws.on('close', onClose)
-      return () => {
-        ws.off('open', opened)
-        ws.off('unexpected-response', onUnexpectedResponse)
-        ws.off('error', onError)
-        ws.off('close', onClose)
-      }
+      // ws's listeners take the event's arguments; each handler here knows its own.
+      type Listener = (...args: any[]) => void
+      return listenAll<Listener>((type, f) => ws.on(type, f), (type, f) => ws.off(type, f), {
+        open: opened,
+        'unexpected-response': onUnexpectedResponse,
+        error: onError,
+        close: onClose,
+      })
     },
     adopt: () => new WsStream(ws, streamOptions),
     discard: () => discard(ws),

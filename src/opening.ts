@@ -20,6 +20,21 @@ export interface Opening<T> {
   signal: AbortSignal | undefined
 }
 
+/**
+ * Subscribes each of `handlers` (by event type) with `on`; returns what unsubscribes them all with
+ * `off`. One shape for ws's `on`/`off` and the standard `addEventListener`/`removeEventListener`.
+ */
+export function listenAll<L>(
+  on: (type: string, listener: L) => void,
+  off: (type: string, listener: L) => void,
+  handlers: Record<string, L>,
+): () => void {
+  for (const [type, listener] of Object.entries(handlers)) on(type, listener)
+  return () => {
+    for (const [type, listener] of Object.entries(handlers)) off(type, listener)
+  }
+}
+
 /** The error of an attempt its AbortSignal ended. */
 export function abortError(signal: AbortSignal): AbortedError {
   return new AbortedError('The connection attempt was aborted.', { cause: signal.reason })
