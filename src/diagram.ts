@@ -76,9 +76,11 @@ function guardLabel(guard: TransitionJSON['guard']): string {
 
 /**
  * A Mermaid stateDiagram-v2 of one machine's JSON (as {@link machineJSON} gives it): `body` is the
- * diagram, `note` a Markdown sentence naming the root's in-place transitions (or empty).
+ * diagram, `note` a Markdown sentence naming the root's in-place transitions (or empty). With
+ * `notes: false` the body leaves out the notes on states' in-place transitions (the Mermaid 11 that
+ * the dashboard serves does not parse a note inside a compound state; GitHub's does).
  */
-export function mermaid(json: StateNodeJSON): { body: string; note: string } {
+export function mermaid(json: StateNodeJSON, { notes = true }: { notes?: boolean } = {}): { body: string; note: string } {
   const machineId = json.id
   const lines = ['stateDiagram-v2']
   const edge = (indent: string, from: string, transition: TransitionJSON): void => {
@@ -105,7 +107,7 @@ export function mermaid(json: StateNodeJSON): { body: string; note: string } {
         if ((transition.target ?? []).length > 0) edge(indent, id, transition)
         else inPlace.push(eventLabel(transition.eventType) + guardLabel(transition.guard))
       }
-      if (inPlace.length > 0) lines.push(`${indent}note right of ${id} : handles in place: ${[...new Set(inPlace)].join(', ')}`)
+      if (notes && inPlace.length > 0) lines.push(`${indent}note right of ${id} : handles in place: ${[...new Set(inPlace)].join(', ')}`)
     }
     // The root's own transitions leave every top-level state that can still move. A compound state's
     // own transitions are drawn once, from its box, by the loop above.
