@@ -155,7 +155,7 @@ export const pageScript = String.raw`'use strict'
     var badge = $('server-state')
     badge.textContent = server.state
     badge.className = 'badge ' + server.state.split('.')[0]
-    draw($('server-machine'), 'server', server.diagram)
+    if (server.diagram) draw($('server-machine'), 'server', server.diagram)
     var drain = server.drain
     $('drain-progress').hidden = !drain
     if (drain) {

@@ -170,13 +170,14 @@ export function createDashboard(server: WsStreamServer, options: DashboardOption
     }
     return c
   }
-  const serverStatus = (): object => {
+  /** The server's state and drain; with its highlighted diagram when `drawn` (the state moved). */
+  const serverStatus = (drawn = true): object => {
     const snapshot = server.actor.getSnapshot()
     const state = statePath(snapshot.value)
     if (state !== 'listening' && drainInfo === undefined) drainInfo = { startedAt: now(), startedWith: tracked.size }
     return {
       state,
-      diagram: highlighted(diagrams.server, state),
+      ...(drawn ? { diagram: highlighted(diagrams.server, state) } : {}),
       drain: drainInfo && { elapsedMs: Math.round(now() - drainInfo.startedAt), startedWith: drainInfo.startedWith, remaining: tracked.size, timeoutMs: snapshot.context.drain.timeout },
     }
   }
@@ -227,7 +228,7 @@ export function createDashboard(server: WsStreamServer, options: DashboardOption
       }
     }
     const state = statePath(server.actor.getSnapshot().value)
-    const serverMoved = state !== serverState || drainInfo !== undefined
+    const serverMoved = state !== serverState
     serverState = state
     const bytes: [string, number, number][] = []
     if (ticks % 4 === 0) {
@@ -240,7 +241,7 @@ export function createDashboard(server: WsStreamServer, options: DashboardOption
       }
     }
     const empty = pending.added.size + pending.changed.size + pending.closed.size + bytes.length === 0
-    if (viewers.size === 0 || (empty && !serverMoved && ticks % 4 !== 0)) {
+    if (viewers.size === 0 || (empty && !serverMoved && drainInfo === undefined && ticks % 4 !== 0)) {
       pending.added.clear(); pending.changed.clear(); pending.closed.clear()
       return
     }
@@ -251,7 +252,7 @@ export function createDashboard(server: WsStreamServer, options: DashboardOption
       closed: [...pending.closed],
       bytes,
       sample: history.at(-1),
-      server: serverStatus(),
+      server: serverStatus(serverMoved),
     })
     pending.added.clear(); pending.changed.clear(); pending.closed.clear()
     for (const viewer of viewers) write(viewer, message)
