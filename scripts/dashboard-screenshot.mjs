@@ -41,8 +41,7 @@ try {
   }
   await page.waitForFunction(() => document.querySelectorAll('#rows tbody tr').length === 3)
   await page.click('#rows tbody tr:nth-child(2)')
-  await page.waitForSelector('#machine svg', { timeout: 10000 }).catch(() => {})
-  console.log(await page.evaluate(() => { const s = document.querySelector('#machine'); return s.textContent.slice(0, 300) + ' || ' + [...s.querySelectorAll('[class]')].map((e) => e.tagName + '.' + e.getAttribute('class') + '#' + e.id).filter((c) => /open|current|state-/.test(c)).slice(0, 20).join(' ') }))
+  await page.waitForSelector('#machine svg .current')
   await page.waitForSelector('#server-machine svg')
   await new Promise((resolve) => setTimeout(resolve, 1200)) // a byte-count delta and a chart sample
   await page.screenshot({ path: out, fullPage: true })

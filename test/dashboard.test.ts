@@ -190,3 +190,11 @@ t.test('the CLI takes --admin-token with --admin, and not with --workers', async
   t.throws(() => parseCommand(['connect', 'ws://127.0.0.1:1', '--admin-token', 'x']), { message: /--admin-token applies to listen/ })
 })
 
+
+t.test('the highlight names a substate and the states holding it', async (t) => {
+  const { highlighted, statePath } = await import('../src/diagram.js')
+  t.equal(statePath({ closingReceived: 'flushing' }), 'closingReceived.flushing')
+  t.equal(statePath('open'), 'open')
+  t.match(highlighted('stateDiagram-v2', 'closingReceived.flushing'), /\n {2}class closingReceived,closingReceived_flushing current$/)
+  t.equal(highlighted('stateDiagram-v2', ''), 'stateDiagram-v2')
+})
