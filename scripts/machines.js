@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { pureConnectionMachine as connectionMachine } from '../dist/machines/connection.js'
 import { serverMachine } from '../dist/machines/server.js'
+import { machineJSON, mermaid } from '../dist/src/diagram.js'
 
 const repository = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -31,94 +32,6 @@ const machines = [
   },
 ]
 
-/** `#connection.closingSent` → `closingSent`; `#server.draining.closing` → `draining.closing`. */
-function path(machineId, id) {
-  const bare = id.startsWith('#') ? id.slice(1) : id
-  return bare === machineId ? '' : bare.slice(machineId.length + 1)
-}
-
-const mermaidId = (statePath) => statePath.replaceAll('.', '_')
-
-/** The label of an event on an edge: delays and done events in the words the machine uses. */
-function eventLabel(eventType) {
-  const after = /^xstate\.after\.([^.]+)\./.exec(eventType)
-  if (after) return `after ${after[1]}`
-  const done = /^xstate\.done\.actor\.(.+)$/.exec(eventType)
-  if (done) return `done ${done[1]}`
-  const error = /^xstate\.error\.actor\.(.+)$/.exec(eventType)
-  if (error) return `error ${error[1]}`
-  if (eventType === '') return 'always'
-  if (eventType === '*') return 'any event'
-  return eventType
-}
-
-function guardLabel(guard) {
-  if (!guard) return ''
-  const name = typeof guard === 'string' ? guard : guard.type
-  return name ? ` [${name}]` : ''
-}
-
-/** A Mermaid stateDiagram-v2 of one machine's JSON (as `machine.toJSON()` gives it). */
-export function mermaid(json) {
-  const machineId = json.id
-  const lines = ['stateDiagram-v2']
-  const edge = (indent, from, transition) => {
-    for (const target of transition.target ?? []) {
-      const label = eventLabel(transition.eventType) + guardLabel(transition.guard)
-      lines.push(`${indent}${from} --> ${mermaidId(path(machineId, target))} : ${label}`)
-    }
-  }
-  const walk = (node, indent) => {
-    const children = Object.values(node.states ?? {})
-    const initial = node.initial?.target?.[0]
-    if (initial) lines.push(`${indent}[*] --> ${mermaidId(path(machineId, initial))}`)
-    for (const child of children) {
-      const id = mermaidId(path(machineId, child.id))
-      if (child.key !== id) lines.push(`${indent}state "${child.key}" as ${id}`)
-      if (Object.keys(child.states ?? {}).length > 0) {
-        lines.push(`${indent}state ${id} {`)
-        walk(child, `${indent}  `)
-        lines.push(`${indent}}`)
-      }
-      if (child.type === 'final') lines.push(`${indent}${id} --> [*]`)
-      const inPlace = []
-      for (const transition of [...(child.transitions ?? []), ...(child.always ?? [])]) {
-        if ((transition.target ?? []).length > 0) edge(indent, id, transition)
-        else inPlace.push(eventLabel(transition.eventType) + guardLabel(transition.guard))
-      }
-      if (inPlace.length > 0) lines.push(`${indent}note right of ${id} : handles in place: ${[...new Set(inPlace)].join(', ')}`)
-    }
-    // The root's own transitions leave every top-level state that can still move. A compound state's
-    // own transitions are drawn once, from its box, by the loop above.
-    if (node !== json) return
-    for (const transition of node.transitions ?? []) {
-      if ((transition.target ?? []).length === 0) continue
-      for (const child of children) {
-        if (child.type === 'final') continue
-        edge(indent, mermaidId(path(machineId, child.id)), transition)
-      }
-    }
-  }
-  walk(json, '  ')
-  const inPlace = (json.transitions ?? []).filter((transition) => (transition.target ?? []).length === 0)
-  const body = lines.join('\n')
-  const note = inPlace.length > 0
-    ? `\n\nIn every state: ${[...new Set(inPlace.map((transition) => `\`${eventLabel(transition.eventType)}\``))].join(', ')} (actions only, no transition).`
-    : ''
-  return { body, note }
-}
-
-/**
- * XState's `toJSON()` leaves out eventless (`always`) transitions; they are added back, in the
- * same shape as the other transitions, so that the editor and the diagram show e.g. the server's
- * `draining → stopped` once no connection is left.
- */
-function withAlways(stateNode, json) {
-  const states = Object.fromEntries(Object.entries(json.states ?? {}).map(([key, child]) => [key, withAlways(stateNode.states[key], child)]))
-  const always = (stateNode.always ?? []).map((transition) => transition.toJSON())
-  return { ...json, states, ...(always.length > 0 ? { always } : {}) }
-}
-
 /** Guides that embed a diagram between `<!-- machine:NAME … -->` and `<!-- /machine:NAME -->`. */
 const embeds = [join('docs', 'close-handshake.md')]
 
@@ -128,7 +41,7 @@ export async function generate(root) {
   const sections = []
   const diagrams = new Map()
   for (const { name, machine, about } of machines) {
-    const json = JSON.parse(JSON.stringify(withAlways(machine.root, machine.toJSON()))) // state nodes become ids
+    const json = machineJSON(machine)
     files.set(join('machines', `${name}.json`), `${JSON.stringify(json, null, 2)}\n`)
     const { body, note } = mermaid(json)
     diagrams.set(name, `\`\`\`mermaid\n${body}\n\`\`\`\n`)

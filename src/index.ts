@@ -39,6 +39,8 @@ export { createMetrics } from './metrics.js'
 export type { MetricsOptions, WsStreamMetrics, ConnectionInfo } from './metrics.js'
 export { adminHandler, createAdminHandler, readinessOf, serverAdminSource } from './admin.js'
 export type { AdminOptions, AdminHandler, AdminRoute, AdminSource, Readiness } from './admin.js'
+export { createDashboard } from './dashboard.js'
+export type { Dashboard, DashboardOptions, DashboardRow, DashboardViewer } from './dashboard.js'
 export type { DrainReport, DrainOptions, ConnectionCounts, ConnectionRef, ServerEvent, ServerInput, ServerContext, ServerSnapshot } from '../machines/server.js'
 
 // Adapters and codecs

@@ -236,7 +236,8 @@ export function createMetrics(server: WsStreamServer, { registry = new Registry(
   }
 }
 
-function formatAddress(address: string | undefined, port: number | undefined): string {
+/** `127.0.0.1:53412`, `[::1]:53412`, or `unknown` (a unix socket). */
+export function formatAddress(address: string | undefined, port: number | undefined): string {
   if (address === undefined) return 'unknown'
   return `${address.includes(':') ? `[${address}]` : address}:${port ?? 0}`
 }

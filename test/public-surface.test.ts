@@ -25,7 +25,7 @@ const sharedValues = [
 ]
 /** Values of the Node entry only: the server runs on Node. */
 const nodeValues = [
-  'WsStreamServer', 'adminHandler', 'canAccept', 'countConnections', 'createAdminHandler', 'createMetrics', 'defaultDrain',
+  'WsStreamServer', 'adminHandler', 'canAccept', 'countConnections', 'createAdminHandler', 'createDashboard', 'createMetrics', 'defaultDrain',
   'defaultServerKeepAlive', 'proxyFromEnv', 'readinessOf', 'serverAdminSource', 'serverMachine',
 ]
 
@@ -39,7 +39,7 @@ const sharedTypes = [
 ]
 /** Types of the Node entry only: the server's, and the Node Duplex's. */
 const nodeTypes = [
-  'AdminHandler', 'AdminOptions', 'AdminRoute', 'AdminSource', 'ConnectionInfo', 'MetricsOptions', 'Readiness', 'WsStreamMetrics',
+  'AdminHandler', 'AdminOptions', 'AdminRoute', 'AdminSource', 'ConnectionInfo', 'Dashboard', 'DashboardOptions', 'DashboardRow', 'DashboardViewer', 'MetricsOptions', 'Readiness', 'WsStreamMetrics',
   'ConnectionCounts', 'ConnectionErrorInfo', 'ConnectionHandler', 'ConnectionRef', 'DrainOptions', 'DrainReport', 'DuplexOptions', 'ServerActor', 'ServerCloseOptions',
   'ServerContext', 'ServerEvent', 'ServerInput', 'ServerSnapshot', 'WsDuplex', 'WsStreamServerEvents', 'WsStreamServerOptions',
 ]

@@ -9,7 +9,8 @@ import cluster from 'node:cluster'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { MetricObjectWithValues, MetricValue } from 'prom-client'
-import { createAdminHandler, readinessOf, serverAdminSource, type AdminSource } from '../admin.js'
+import { createAdminHandler, readinessOf, serverAdminSource, type AdminRoute, type AdminSource } from '../admin.js'
+import { createDashboard } from '../dashboard.js'
 import { createMetrics } from '../metrics.js'
 import type { WsStreamServer } from '../server.js'
 import type { ListenCommand } from './args.js'
@@ -43,10 +44,19 @@ if (cluster.isWorker) {
   })
 }
 
-/** In a worker: calls `drain` when the primary asks for a drain (at once if it already has). Elsewhere: nothing. */
+/**
+ * Calls `drain` when a drain is asked for (at once if it already was): in a worker by the primary,
+ * in a single process by the dashboard's drain button ({@link requestDrain}).
+ */
 export function onDrainRequest(drain: () => void): void {
   onDrain = drain
   if (drainRequested) drain()
+}
+
+/** Drains `listen` as SIGTERM does: the dashboard's `POST /drain`. */
+export function requestDrain(): void {
+  drainRequested = true
+  onDrain?.()
 }
 
 /** Something to stop when the command ends. */
@@ -80,12 +90,22 @@ export async function startAdmin(server: WsStreamServer, options: ListenCommand,
     return { close: async () => { process.off('message', answer) } }
   }
   if (options.admin === undefined) return { close: async () => {} }
-  return serveAdmin(serverAdminSource(server, metrics), options.admin, reporter)
+  const dashboard = createDashboard(server, { ...(options.adminToken === undefined ? {} : { token: options.adminToken }), drain: requestDrain })
+  try {
+    const admin = await serveAdmin(serverAdminSource(server, metrics), options.admin, reporter, dashboard.routes)
+    return { close: async () => { dashboard.close(); await admin.close() } }
+  } catch (error) {
+    dashboard.close()
+    throw error
+  }
 }
 
-/** Serves the admin endpoints of `source` on `address`; prints where. Rejects if it cannot bind. */
-export async function serveAdmin(source: AdminSource, address: { host: string; port: number }, reporter: Reporter): Promise<Closable> {
-  const http: Server = createServer(createAdminHandler(source))
+/**
+ * Serves the admin endpoints of `source` and `routes` on `address`; prints where. Rejects if it
+ * cannot bind.
+ */
+export async function serveAdmin(source: AdminSource, address: { host: string; port: number }, reporter: Reporter, routes: Record<string, AdminRoute> = {}): Promise<Closable> {
+  const http: Server = createServer(createAdminHandler(source, routes))
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject)
     http.listen(address.port, address.host, () => {

@@ -57,7 +57,9 @@ Options:
   --protocol <name>        connect: offer this subprotocol (repeatable, in order of preference);
                            listen: accept only these subprotocols (others are refused with HTTP 400)
   --compress               permessage-deflate (connect offers it, listen accepts it); off by default
-  --admin <host:port>      listen: serve /metrics, /healthz, /readyz, /connections over HTTP there
+  --admin <host:port>      listen: serve /metrics, /healthz, /readyz, /connections and the dashboard (/) over HTTP there
+  --admin-token <token>    listen: the dashboard's drain button (POST /drain) requires this bearer token;
+                           without it the dashboard is read-only (not with --workers)
   --drain-timeout <ms>     listen: on SIGTERM/SIGINT, how long connections get to close (default: --close-timeout)
   --workers <n>            listen: n processes share the port (node:cluster); a dead one is replaced
   -q, --quiet              print fatal errors only
@@ -134,6 +136,8 @@ export interface ListenCommand extends Common {
   maxConnections: number | undefined
   /** Where to serve the admin endpoints, if anywhere. */
   admin: { host: string; port: number } | undefined
+  /** --admin-token: the bearer token of the dashboard's drain (POST /drain); without it, read-only. */
+  adminToken?: string
   /** Milliseconds a drain (SIGINT/SIGTERM) gives connections to close. */
   drainTimeout: number
   /** Worker processes sharing the port; undefined: this process serves alone. */
@@ -151,6 +155,7 @@ const optionSpec = {
   'close-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
   admin: { type: 'string' },
+  'admin-token': { type: 'string' },
   'drain-timeout': { type: 'string' },
   workers: { type: 'string' },
   timeout: { type: 'string' },
@@ -171,7 +176,7 @@ const optionSpec = {
   compress: { type: 'boolean' },
 } as const
 
-const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'cert', 'key', 'unix', 'admin', 'drain-timeout', 'workers'] as const
+const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'cert', 'key', 'unix', 'admin', 'admin-token', 'drain-timeout', 'workers'] as const
 const connectOnly = ['timeout', 'ca', 'insecure', 'proxy', 'header'] as const
 
 /** Parses and validates the command line; throws {@link UsageError} for anything wrong. */
@@ -233,8 +238,14 @@ export function parseCommand(argv: string[]): Command {
   const admin = values.admin === undefined ? undefined : hostPort(values.admin, '--admin')
   const drainTimeout = number('--drain-timeout', values['drain-timeout'], common.closeTimeout, 0)
   const workers = values.workers === undefined ? undefined : number('--workers', values.workers, 1, 1, true)
+  const adminToken = values['admin-token']
+  if (adminToken !== undefined) {
+    if (admin === undefined) throw new UsageError('--admin-token needs --admin <host:port>.')
+    if (adminToken === '') throw new UsageError('--admin-token needs a token.')
+    if (workers !== undefined) throw new UsageError('--admin-token applies to the dashboard, which is not served with --workers (its /metrics and /connections are).')
+  }
   return {
-    command, port, host: values.host ?? '127.0.0.1', ...(unix === undefined ? {} : { unix }), maxConnections, admin, drainTimeout, workers, mode,
+    command, port, host: values.host ?? '127.0.0.1', ...(unix === undefined ? {} : { unix }), maxConnections, admin, ...(adminToken === undefined ? {} : { adminToken }), drainTimeout, workers, mode,
     ...listenFlags(values), ...common,
   }
 }

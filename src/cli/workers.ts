@@ -9,13 +9,22 @@
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client'
 import type { ConnectionInfo } from '../metrics.js'
-import type { AdminSource, Readiness } from '../admin.js'
+import type { AdminRoute, AdminSource, Readiness } from '../admin.js'
 import { exitCodes, type ListenCommand } from './args.js'
 import { drainRequest, serveAdmin, statusRequest, type Closable, type WorkerStatus } from './admin.js'
 import type { Reporter } from './report.js'
 
 /** How long the primary waits for a worker's status before it answers without that worker. */
 const STATUS_TIMEOUT_MS = 2000
+
+/**
+ * The dashboard watches one server's actors in-process; the primary has none, and relaying every
+ * worker's events over IPC is not built. It says so rather than showing a partial picture.
+ */
+const dashboardUnavailable: AdminRoute = (_request, response) => {
+  response.writeHead(501, { 'Content-Type': 'text/plain; charset=utf-8' })
+    .end('The dashboard is not served with --workers: run listen without --workers to use it. /metrics, /readyz and /connections cover every worker.\n')
+}
 
 /** Runs the primary of `listen --workers N`; resolves with the exit status. */
 export async function runPrimary(options: ListenCommand, reporter: Reporter): Promise<number> {
@@ -137,7 +146,7 @@ export async function runPrimary(options: ListenCommand, reporter: Reporter): Pr
   let admin: Closable = { close: async () => {} }
   if (options.admin) {
     try {
-      admin = await serveAdmin(source, options.admin, reporter)
+      admin = await serveAdmin(source, options.admin, reporter, { 'GET /': dashboardUnavailable })
     } catch (error) {
       const err = error as NodeJS.ErrnoException
       reporter.error(`cannot listen on the admin address ${options.admin.host}:${options.admin.port}: ${err.code ?? err.message}`)
