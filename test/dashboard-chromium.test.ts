@@ -93,7 +93,7 @@ t.test('the dashboard lists three open clients, drops a closed one, highlights a
   t.match(await page.textContent('#notice'), /read-only/, 'without a token the page says it is read-only')
 
   for (let i = 0; i < 3; i++) clients.push(await connect(urlOf(server)))
-  await page.waitForFunction(() => [...document.querySelectorAll('#rows tbody tr td:nth-child(3)')].filter((td) => td.textContent === 'open').length === 3, undefined, { timeout: 10_000 })
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#rows tbody tr td:nth-child(3)')).filter((td) => td.textContent === 'open').length === 3, undefined, { timeout: 10_000 })
   const open = await rowsIn('open')
   t.equal(open.length, 3, `three rows in state open (${open.join(', ')})`)
 
