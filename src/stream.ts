@@ -8,6 +8,7 @@ import { createActor, type Actor, type ActorRefFrom } from 'xstate'
 import type { CloseInfo, ConnectionIO, pureConnectionMachine, State, WsEvent } from '../machines/connection.js'
 import type { DuplexOptions, WsDuplex } from './adapters/duplex.js'
 import { createReadableStream, createWritableStream } from './adapters/web.js'
+import { AsyncQueue } from './async-queue.js'
 import { concat, utf8 } from './bytes.js'
 import { assertCloseFrame } from './close-code.js'
 import { ConcurrentReadError, ConnectionClosedError, ConnectionResetError, MessageTooLargeError, UnexpectedEofError, UnsupportedError } from './errors.js'
@@ -496,61 +497,20 @@ function settledClose(actor: ConnectionActor): Promise<CloseInfo> {
 }
 
 function eventIterator(stream: WsStream, bufferSize: number): WsEventIterator {
-  const buffered: WsEvent[] = []
-  let waiting: ((result: IteratorResult<WsEvent>) => void) | undefined
-  let finished = false
-  let dropped = 0
+  // Past bufferSize the oldest events are dropped; `closed` is the newest when it comes, so it stays.
+  const queue: AsyncQueue<WsEvent> = new AsyncQueue({ bound: bufferSize, onEnd: () => unsubscribe() })
   const unsubscribe = stream.on('*', (event: WsEvent) => {
-    if (finished) return
-    if (waiting) {
-      const wake = waiting
-      waiting = undefined
-      wake({ value: event, done: false })
-    } else {
-      if (buffered.length >= bufferSize) {
-        buffered.shift()
-        dropped++
-      }
-      buffered.push(event)
-    }
-    if (event.type === 'closed') stop()
+    queue.push(event)
+    if (event.type === 'closed') queue.end()
   })
-  function stop(): void {
-    finished = true
-    unsubscribe()
-  }
   if (stream.state === 'closed') {
+    // Closed before we subscribed: the closed event itself, unless a buffered one is on its way.
     void stream.closed.then((info) => {
-      if (buffered.length === 0 && !finished) {
-        buffered.push({ type: 'closed', info })
-        stop()
-        if (waiting) {
-          const wake = waiting
-          waiting = undefined
-          wake({ value: buffered.shift()!, done: false })
-        }
+      if (queue.length === 0 && !queue.ended) {
+        queue.push({ type: 'closed', info })
+        queue.end()
       }
     })
   }
-  const iterator: WsEventIterator = {
-    get dropped() {
-      return dropped
-    },
-    next() {
-      if (buffered.length > 0) return Promise.resolve({ value: buffered.shift()!, done: false })
-      if (finished) return Promise.resolve({ value: undefined, done: true })
-      return new Promise((resolve) => { waiting = resolve })
-    },
-    return() {
-      stop()
-      buffered.length = 0
-      if (waiting) waiting({ value: undefined, done: true })
-      waiting = undefined
-      return Promise.resolve({ value: undefined, done: true })
-    },
-    [Symbol.asyncIterator]() {
-      return iterator
-    },
-  }
-  return iterator
+  return queue
 }
