@@ -72,8 +72,19 @@ export type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, {
  */
 export let readAhead: (stream: WsStream) => () => void
 
-let adopting: ConnectionActor | undefined
-let forcedKind: SocketKind | undefined
+/**
+ * How {@link WsStream.fromActor} and {@link WsStream.fromStandard} reach the constructor: in place of
+ * the socket, an object only this module can make.
+ */
+class Construction {
+  constructor(
+    readonly socket: unknown,
+    /** An actor already running, to wrap as it is. */
+    readonly actor?: ConnectionActor,
+    /** The socket kind to use, whatever the socket looks like. */
+    readonly kind?: SocketKind,
+  ) {}
+}
 
 /**
  * An ordered byte stream over a WebSocket. Message boundaries are invisible: reads return
@@ -106,20 +117,21 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * @param options Limits and policies of this connection ({@link WsStreamOptions}).
    */
   constructor(socket: WebSocket | StandardWebSocket, options: WsStreamOptions = {}) {
-    let actor = adopting
+    const how = socket instanceof Construction ? socket : new Construction(socket)
+    let actor = how.actor
     if (actor === undefined) {
-      const kind = forcedKind ?? socketKindOf(socket)
+      const kind = how.kind ?? socketKindOf(how.socket)
       // Both throw here, in the caller's stack, rather than inside the actor.
-      kind.check(socket, resolveOptions(options))
+      kind.check(how.socket, resolveOptions(options))
       actor = createActor(kind.machine, {
-        input: { socket, options },
+        input: { socket: how.socket, options },
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(options.id !== undefined ? { id: options.id, systemId: options.id } : {}),
       })
     }
     this.actor = actor
     this.closed = settledClose(actor)
-    if (adopting === undefined) (actor as Actor<typeof pureConnectionMachine>).start()
+    if (how.actor === undefined) (actor as Actor<typeof pureConnectionMachine>).start()
     const { context } = actor.getSnapshot()
     this.#io = context.io
     this.#highWaterMark = context.options.readHighWaterMark
@@ -127,12 +139,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
 
   /** Wraps a running connection actor (e.g. a child spawned from `connectionMachine` by your machine). */
   static fromActor(actor: ConnectionActor): WsStream {
-    adopting = actor
-    try {
-      return new WsStream(undefined as unknown as WebSocket)
-    } finally {
-      adopting = undefined
-    }
+    return new WsStream(new Construction(undefined, actor) as never)
   }
 
   /**
@@ -140,12 +147,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
    * OPEN, even where the socket would also pass for a ws one. See docs/browser.md for what differs.
    */
   static fromStandard(socket: StandardWebSocket, options: WsStreamOptions = {}): WsStream {
-    forcedKind = standardSocketKind
-    try {
-      return new WsStream(socket, options)
-    } finally {
-      forcedKind = undefined
-    }
+    return new WsStream(new Construction(socket, undefined, standardSocketKind) as never, options)
   }
 
   /** The connection's state: `connecting`, `open`, `closingSent`, `closingReceived` or `closed`. */
