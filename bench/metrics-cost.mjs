@@ -36,6 +36,14 @@ if (args.includes('--server')) {
       await stream.close(1000)
     } catch {}
   })
+  // The client asks for our CPU time around what it measures: CPU per unit of work is steadier than
+  // throughput on a shared machine, and it is where a per-message cost would show.
+  process.on('message', (message) => {
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage()
+      process.send({ cpu: user + system })
+    }
+  })
   process.send({ port: server.address().port })
 } else {
   const runs = Number(option('runs') ?? 7)
@@ -44,31 +52,46 @@ if (args.includes('--server')) {
     { name: 'one way, 64 KiB writes', write: 64 * KiB, bytes: 256 * MiB },
     { name: 'connections/s (open + close)', connections: 1000 },
   ]
-  const results = cells.map(() => ({ off: [], on: [] }))
+  const results = cells.map(() => ({ off: [], on: [], cpuOff: [], cpuOn: [] }))
   for (let run = 0; run < runs; run++) {
     const order = run % 2 === 0 ? ['off', 'on'] : ['on', 'off']
     for (const [i, cell] of cells.entries()) {
-      for (const variant of order) results[i][variant].push(await measure(cell, variant === 'on'))
+      for (const variant of order) {
+        const { rate, cpu } = await measure(cell, variant === 'on')
+        results[i][variant].push(rate)
+        results[i][variant === 'on' ? 'cpuOn' : 'cpuOff'].push(cpu)
+      }
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   console.log(`Metrics on vs off (median of ${runs} runs each, alternating; node ${process.version})\n`)
-  console.log('| cell | metrics off | metrics on | on/off |')
-  console.log('| --- | ---: | ---: | ---: |')
+  console.log('| cell | metrics off | metrics on | on/off | server CPU off | server CPU on | CPU on/off |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const [i, cell] of cells.entries()) {
     const off = median(results[i].off)
     const on = median(results[i].on)
+    const cpuOff = median(results[i].cpuOff)
+    const cpuOn = median(results[i].cpuOn)
     const unit = cell.connections ? 'conn/s' : 'MiB/s'
-    console.log(`| ${cell.name} | ${off.toFixed(1)} ${unit} | ${on.toFixed(1)} ${unit} | ${(on / off).toFixed(3)}× |`)
+    const cpuUnit = cell.connections ? 'µs/conn' : 'µs/MiB'
+    console.log(`| ${cell.name} | ${off.toFixed(1)} ${unit} | ${on.toFixed(1)} ${unit} | ${(on / off).toFixed(3)}× | ${cpuOff.toFixed(0)} ${cpuUnit} | ${cpuOn.toFixed(0)} ${cpuUnit} | ${(cpuOn / cpuOff).toFixed(3)}× |`)
   }
 }
 
-/** One run of `cell` against a fresh server process; resolves with MiB/s or connections/s. */
+/**
+ * One run of `cell` against a fresh server process; resolves with the rate (MiB/s or connections/s)
+ * and the server's CPU time per unit (µs per MiB or per connection).
+ */
 async function measure(cell, metrics) {
   const child = fork(new URL(import.meta.url).pathname, ['--server', `--ack=${cell.bytes ?? 1}`, ...(metrics ? ['--metrics'] : [])])
   const { port } = await new Promise((resolve) => child.once('message', resolve))
   const url = `ws://127.0.0.1:${port}`
+  const serverCpu = () => new Promise((resolve) => {
+    child.once('message', (message) => resolve(message.cpu))
+    child.send('cpu')
+  })
   try {
+    const cpuBefore = await serverCpu()
     if (cell.connections) {
       const started = performance.now()
       let next = 0
@@ -78,7 +101,8 @@ async function measure(cell, metrics) {
           await stream.close(1000)
         }
       }))
-      return cell.connections / ((performance.now() - started) / 1000)
+      const rate = cell.connections / ((performance.now() - started) / 1000)
+      return { rate, cpu: ((await serverCpu()) - cpuBefore) / cell.connections }
     }
     const stream = await connect(url)
     const chunk = new Uint8Array(cell.write).fill(7)
@@ -86,8 +110,9 @@ async function measure(cell, metrics) {
     for (let sent = 0; sent < cell.bytes; sent += chunk.length) await stream.write(chunk)
     await stream.readExactly(1)
     const seconds = (performance.now() - started) / 1000
+    const cpu = ((await serverCpu()) - cpuBefore) / (cell.bytes / MiB)
     await stream.close(1000)
-    return cell.bytes / MiB / seconds
+    return { rate: cell.bytes / MiB / seconds, cpu }
   } finally {
     child.kill()
     await new Promise((resolve) => child.once('exit', resolve))
