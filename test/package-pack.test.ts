@@ -33,8 +33,9 @@ t.test('npm pack ships the built code, its sources for the maps, the guides and 
   for (const needed of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli.js', 'dist/machines/connection.js', 'machines/connection.json', 'docs/errors.md', 'examples/echo-server.js']) {
     t.ok(files.includes(needed), `ships ${needed}`)
   }
-  // docs/ and examples/ ship so that the README's links work in node_modules and on the registry.
-  const stray = files.filter((f) => !/^(dist\/(src|machines)\/|src\/|machines\/|docs\/[^/]+\.md$|examples\/[^/]+\.js$|package\.json$|README\.md$|LICENSE$)/.test(f))
+  // docs/ (guides and the dashboard's picture), examples/ and CONTRIBUTING.md ship so that the
+  // README's links work in node_modules and on the registry.
+  const stray = files.filter((f) => !/^(dist\/(src|machines)\/|src\/|machines\/|docs\/[^/]+\.(md|png)$|examples\/[^/]+\.js$|package\.json$|README\.md$|CONTRIBUTING\.md$|LICENSE$)/.test(f))
   t.same(stray, [], 'no test/, bench/, docs/api/, scripts/, .notes/ or anything else')
   // Sources are shipped on purpose: the .js.map and .d.ts.map files point at them.
   const sources = files.filter((f) => /^(src|machines)\/.*\.ts$/.test(f))
