@@ -112,3 +112,11 @@ t.test('a ws peer\'s ping gets its pong and raises a ping event with the payload
   const closed = await stream.closed
   t.equal(closed.wasClean, true)
 })
+
+t.test('after a protocol error, writes are refused (ConnectionClosedError) rather than sent after ws\'s Close', async (t) => {
+  const { stream, peer } = await streamWithRawPeer(t)
+  peer.send(OP.ping, new Uint8Array(126))
+  t.equal(parseClose(await peer.frame(OP.close)).code, 1002)
+  t.equal(stream.state, 'closingSent', 'our Close (ws\'s 1002) is out, the peer\'s not yet')
+  await t.rejects(stream.write('too late'), { name: 'ConnectionClosedError', message: /protocol error/ })
+})

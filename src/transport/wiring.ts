@@ -9,7 +9,7 @@
  * @module
  */
 import type { ConnectionContext, ConnectionEvent, ConnectionIO, Transport, TransportSink } from '../../machines/connection.js'
-import { ConnectionResetError } from '../errors.js'
+import { ConnectionClosedError, ConnectionResetError } from '../errors.js'
 
 /** The parts of the connection actor that {@link attachTransport} uses. */
 export interface ConnectionSelf {
@@ -95,6 +95,8 @@ class TransportWiring implements TransportSink {
   }
 
   protocolClose(code: number): void {
+    // ws sends its Close right after this call: accepted bytes must reach the socket before it.
+    this.io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The connection is closing after a protocol error.'))
     this.#report({ type: 'protocolClose', code })
   }
 
