@@ -9,6 +9,11 @@
  * closingReceived (ordered close: the peer's Close is our end of input, like a TCP FIN)
  *   finishing ──inputTaken──▶ flushing ──writesFlushed──▶ replySent
  *       └─────────close / not reading / peerClose 'immediate'──────────▲
+ *
+ * interrupted (resumable sessions only: the socket dropped without a Close)
+ *   open ──transportLost / keepAliveTimeout──▶ interrupted ──legResumed──▶ open
+ *   client: backoff ──after reconnectDelay──▶ reconnecting ──refused for good──▶ closed
+ *   both:   ──after resumeTimeout / close──▶ closed (a reset)
  * ```
  *
  * Pure: no socket library is imported here and nothing touches I/O directly. The socket is reached
@@ -20,8 +25,8 @@
  *
  * @module
  */
-import { assign, emit, fromCallback, setup } from 'xstate'
-import { AbortedError, ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, TimeoutError, WsStreamError } from '../src/errors.js'
+import { assign, emit, fromCallback, fromPromise, setup } from 'xstate'
+import { AbortedError, ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, ResumeRefusedError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
 import { lazyError } from '../src/lazy-error.js'
@@ -30,7 +35,7 @@ import { ReadBuffer } from '../src/read-buffer.js'
 import { WriteQueue, type SendFunction } from '../src/write-queue.js'
 
 /** The machine's states, as users see them in `stream.state`. */
-export type State = 'connecting' | 'open' | 'closingSent' | 'closingReceived' | 'closed'
+export type State = 'connecting' | 'open' | 'interrupted' | 'closingSent' | 'closingReceived' | 'closed'
 
 /** How a connection ended: the `closed` state's output and `stream.closed`'s value. */
 export interface CloseInfo {
@@ -56,6 +61,14 @@ export type WsEvent =
   | { type: 'resumed' }
   | { type: 'error'; error: WsStreamError }
   | { type: 'closed'; info: CloseInfo }
+  /** A resumable session lost its socket without a Close; reads and writes wait while it resumes. */
+  | { type: 'interrupted'; error: WsStreamError }
+  /** A client's attempt to resume (1, 2, …), after waiting `delay` ms. */
+  | { type: 'reconnecting'; attempt: number; delay: number }
+  /** The session resumed after `downtime` ms and `attempts` attempts (0 on a server, which waits). */
+  | { type: 'sessionResumed'; downtime: number; attempts: number }
+  /** `resume` was asked for but the server does not offer it: the stream is a plain one. */
+  | { type: 'resumeUnavailable' }
 
 /** What a transport reports about its socket. */
 export interface TransportSink {
@@ -72,6 +85,31 @@ export interface TransportSink {
   error(error: WsStreamError): void
   /** The socket is closed; `wasClean` when Close frames went both ways. */
   closed(code: number, reason: string, wasClean: boolean): void
+  /** A resumable transport lost its socket without a Close; it may resume. */
+  interrupted?(error: WsStreamError): void
+  /** A resumable transport has a socket again, and resent what the peer had not received. */
+  resumed?(): void
+  /** A resumable transport's peer confirmed `bytes` more of what we sent. */
+  acknowledged?(bytes: number): void
+}
+
+/**
+ * What a resumable transport (src/transport/resume.ts) tells the machine: how long to wait, and on a
+ * client how to try again. The machine decides when; the transport does the I/O.
+ */
+export interface ResumeControl {
+  /** Milliseconds an interrupted session may take to resume before it ends as a reset. */
+  readonly timeout: number
+  /** A client's reconnecting; absent on a server, which waits for its client to come back. */
+  readonly reconnect?: {
+    /** The first delay before an attempt; it doubles per attempt (with jitter) up to `maxDelay`. */
+    readonly minDelay: number
+    readonly maxDelay: number
+    /** One attempt: resolves once resumed (the transport has reported `resumed()` by then); rejects with why not. */
+    attempt(signal: AbortSignal): Promise<void>
+  }
+  /** Takes the current socket down without ending the session (keepAlive found the peer silent). */
+  drop(error: WsStreamError): void
 }
 
 /** The seam between the machine and one socket (a ws WebSocket, or a standard one). */
@@ -85,6 +123,10 @@ export interface Transport {
    * then behaves as `peerClose: 'immediate'`. Otherwise `close()` sends our answer when the machine says.
    */
   readonly answersCloseItself?: boolean
+  /** True when the transport keeps what it sent until the peer acknowledges it (see `MessageSender.retainsSent`). */
+  readonly retainsSent?: boolean
+  /** Present when the transport is a resumable session: the connection survives a lost socket. */
+  readonly resumable?: ResumeControl
   /** Starts reporting to `sink`. */
   attach(sink: TransportSink): void
   /** Stops reporting to the sink; a late error from the socket must not go unhandled. */
@@ -146,6 +188,10 @@ export interface ConnectionContext {
   closeDeadline: number
   socketWasClean: boolean
   unclean: boolean
+  /** When the current interruption began (`performance.now()` time), while `interrupted`. */
+  interruptedAt: number
+  /** Reconnect attempts in the current interruption. */
+  attempts: number
 }
 
 /** Events the machine takes: from its transport, and from the user (`close`, `abort`). */
@@ -168,6 +214,12 @@ export type ConnectionEvent =
   | { type: 'writesFlushed' }
   | { type: 'close'; code?: number; reason?: string; timeout?: number }
   | { type: 'abort'; reason?: unknown }
+  /** A resumable transport lost its socket without a Close. */
+  | { type: 'transportLost'; error: WsStreamError }
+  /** A resumable transport has a socket again and resent what the peer missed. */
+  | { type: 'legResumed' }
+  /** `connect()` asked for `resume` and the server did not offer it (reported once the stream is handed over). */
+  | { type: 'resumeDeclined' }
 
 /** Starts the keep-alive timers when the connection opens with `keepAlive` on. */
 function startKeepAlive(context: ConnectionContext, self: KeepAliveTarget): void {
@@ -205,6 +257,8 @@ function createContext(input: ConnectionInput): ConnectionContext {
     closeDeadline: Infinity,
     socketWasClean: false,
     unclean: false,
+    interruptedAt: 0,
+    attempts: 0,
   }
 }
 
@@ -255,6 +309,20 @@ type Guarded = { context: ConnectionContext }
 /** Now, on the clock the close deadline is kept in. */
 const now = (): number => performance.now()
 
+/** One reconnect attempt of a resumable client; stopped (its signal aborted) when `reconnecting` is left. */
+const reconnectAttempt = fromPromise<void, ResumeControl>(({ input, signal }) => input.reconnect!.attempt(signal))
+
+/**
+ * Exponential backoff with full jitter over the upper half: attempt n waits between half and all of
+ * min(maxDelay, minDelay·2^(n-1)), so clients cut off together do not come back together.
+ */
+function backoff(resume: ResumeControl | undefined, attempts: number): number {
+  if (resume?.reconnect === undefined) return 0
+  const { minDelay, maxDelay } = resume.reconnect
+  const ceiling = Math.min(maxDelay, minDelay * 2 ** Math.min(attempts, 30))
+  return attempts === 0 ? Math.min(minDelay, maxDelay) * Math.random() : ceiling / 2 + (ceiling / 2) * Math.random()
+}
+
 /**
  * The connection machine, pure: its `attachTransport` entry action must be provided (the package's
  * `connectionMachine` provides it for ws sockets; `transportAttacher` makes one for any transport).
@@ -267,10 +335,14 @@ export const pureConnectionMachine = setup({
     output: {} as CloseInfo,
     emitted: {} as WsEvent,
   },
-  actors: { writesFlushedWatch },
+  actors: { writesFlushedWatch, reconnectAttempt },
   delays: {
     /** What is left of the close handshake's time: counted from the first Close, in every closing state. */
     closeTimeout: ({ context }) => Math.max(0, context.closeDeadline - now()),
+    /** How long an interrupted session may take to resume (`resume.timeout`). */
+    resumeTimeout: ({ context }) => context.io.transport?.resumable?.timeout ?? 0,
+    /** The wait before the next reconnect attempt: backoff with jitter. */
+    reconnectDelay: ({ context }) => backoff(context.io.transport?.resumable, context.attempts),
   },
   guards: {
     noPeerClose: ({ context }: Guarded) => context.peerClose === undefined,
@@ -284,6 +356,15 @@ export const pureConnectionMachine = setup({
     /** Taking the end of input counts as done unless the application keeps its side open (`allowHalfOpen`). */
     endOfInputIsDone: ({ context }: Guarded) => !context.options.allowHalfOpen,
     writesIdle: ({ context }: Guarded) => context.io.writeQueue.buffered === 0,
+    /** The transport is a resumable session: a lost socket interrupts the connection instead of ending it. */
+    resumable: ({ context }: Guarded) => context.io.transport?.resumable !== undefined,
+    /** A client's session, which reconnects by itself (a server's waits to be reconnected). */
+    reconnects: ({ context }: Guarded) => context.io.transport?.resumable?.reconnect !== undefined,
+    /** The server refused this session for good (unknown or expired token): no attempt can succeed. */
+    refusedForGood: ({ event }: { event: ConnectionEvent }) => {
+      const error = (event as unknown as { error?: unknown }).error
+      return error instanceof ResumeRefusedError && !error.retryable
+    },
   },
   actions: {
     /** The transition to `to`, as an out-of-band `state` event. */
@@ -404,6 +485,37 @@ export const pureConnectionMachine = setup({
       io.pinger.fail(gone)
     },
     reportClosed: emit(({ context }) => ({ type: 'closed' as const, info: closeInfo(context) })),
+    rememberInterruption: assign(() => ({ interruptedAt: now(), attempts: 0 })),
+    reportInterrupted: emit(({ event }) => ({
+      type: 'interrupted' as const,
+      error: (event as { error?: WsStreamError }).error ?? new ConnectionResetError(),
+    })),
+    /** keepAlive found the peer silent: take that socket down; the session lives on. */
+    dropSocket: ({ context }) => context.io.transport?.resumable?.drop(new TimeoutError('The peer stopped answering pings (keepAlive).')),
+    countAttempt: assign(({ context }) => ({ attempts: context.attempts + 1 })),
+    reportReconnecting: emit(({ context }) => ({
+      type: 'reconnecting' as const,
+      attempt: context.attempts,
+      delay: Math.round(now() - context.interruptedAt),
+    })),
+    reportSessionResumed: emit(({ context }) => ({
+      type: 'sessionResumed' as const,
+      downtime: Math.round(now() - context.interruptedAt),
+      attempts: context.attempts,
+    })),
+    /** The session did not resume in time, was refused for good, or was closed while down: a reset, both ways. */
+    rememberSessionLost: assign(({ context, event }) => {
+      const resume = context.io.transport?.resumable
+      const cause = (event as { error?: unknown }).error
+      const message = event.type === 'close'
+        ? 'The connection was closed while interrupted, before it resumed.'
+        : cause instanceof ResumeRefusedError
+          ? `The server refused to resume the session: ${cause.message}`
+          : `The interrupted connection did not resume within ${resume?.timeout ?? 0} ms.`
+      const error = context.error ?? new ConnectionResetError(message, cause === undefined ? undefined : { cause })
+      return { unclean: true, error, readError: error }
+    }),
+    reportResumeUnavailable: emit({ type: 'resumeUnavailable' as const }),
   },
 }).createMachine({
   id: 'connection',
@@ -417,6 +529,7 @@ export const pureConnectionMachine = setup({
     readBufferFull: { actions: ['pauseSocket', 'reportPaused'] },
     readBufferDrained: { actions: ['resumeSocket', 'reportResumed'] },
     abort: { target: '.closed', actions: ['rememberAbort', 'terminateSocket'] },
+    resumeDeclined: { actions: 'reportResumeUnavailable' },
   },
   states: {
     connecting: {
@@ -435,7 +548,44 @@ export const pureConnectionMachine = setup({
         textReceived: { target: 'closingSent', actions: ['rememberTextRejected', 'reportTextRejected', 'sendCloseFrame'] },
         peerClose: { target: 'closingReceived', actions: ['rememberPeerClose', 'reportCloseFrame'] },
         socketClosed: { target: 'closed', actions: ['rememberSocketClosed', 'rememberReset'] },
-        keepAliveTimeout: { target: 'closed', actions: ['rememberKeepAliveTimeout', 'reportKeepAliveTimeout', 'terminateSocket'] },
+        transportLost: { target: 'interrupted', actions: ['rememberInterruption', 'reportInterrupted'] },
+        keepAliveTimeout: [
+          { guard: 'resumable', target: 'interrupted', actions: ['dropSocket', 'rememberInterruption', 'reportInterrupted'] },
+          { target: 'closed', actions: ['rememberKeepAliveTimeout', 'reportKeepAliveTimeout', 'terminateSocket'] },
+        ],
+      },
+    },
+    // Resumable sessions only: the socket dropped without a Close. The stream lives on (reads and
+    // writes wait); a client reconnects, a server waits for it. Both give up after resume.timeout.
+    interrupted: {
+      entry: [{ type: 'reportState', params: { to: 'interrupted' } }, { type: 'rememberState', params: { to: 'interrupted' } }],
+      initial: 'waiting',
+      after: {
+        resumeTimeout: { target: 'closed', actions: ['rememberSessionLost', 'terminateSocket'] },
+      },
+      on: {
+        legResumed: { target: 'open', actions: 'reportSessionResumed' },
+        close: { target: 'closed', actions: ['rememberSessionLost', 'terminateSocket'] },
+      },
+      states: {
+        /** A server's session waits here for its client; a client's moves on to reconnect. */
+        waiting: {
+          always: { guard: 'reconnects', target: 'backoff' },
+        },
+        backoff: {
+          after: { reconnectDelay: 'reconnecting' },
+        },
+        reconnecting: {
+          entry: ['countAttempt', 'reportReconnecting'],
+          invoke: {
+            src: 'reconnectAttempt',
+            input: ({ context }) => context.io.transport!.resumable!,
+            onError: [
+              { guard: 'refusedForGood', target: '#connection.closed', actions: ['rememberSessionLost', 'terminateSocket'] },
+              { target: 'backoff' },
+            ],
+          },
+        },
       },
     },
     closingSent: {

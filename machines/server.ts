@@ -244,7 +244,7 @@ export function canAccept(snapshot: ServerSnapshot): boolean {
 
 /** Counts the live connection children by their state. */
 export function countConnections(snapshot: ServerSnapshot): ConnectionCounts {
-  const counts: ConnectionCounts = { connecting: 0, open: 0, closingSent: 0, closingReceived: 0, closed: 0, total: 0 }
+  const counts: ConnectionCounts = { connecting: 0, open: 0, interrupted: 0, closingSent: 0, closingReceived: 0, closed: 0, total: 0 }
   for (const child of Object.values(snapshot.context.connections)) {
     const s = child.getSnapshot()
     const value = s.status === 'active' ? s.value : 'closed'

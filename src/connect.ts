@@ -5,11 +5,13 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { WebSocket, type ClientOptions } from 'ws'
-import { HandshakeError } from './errors.js'
+import { HandshakeError, ResumeRefusedError } from './errors.js'
 import { abortError, awaitOpening, checkOpeningOptions, checkUrl, listenAll } from './opening.js'
 import { resolveOptions, type WsStreamOptions } from './options.js'
 import { proxyAgent } from './proxy.js'
+import { resolveResumeOptions, resumeOn, startClientSession } from './resume.js'
 import { WsStream } from './stream.js'
+import { refusal, resumeProtocol, type ResumeOptions, type ResumeSession } from './transport/resume.js'
 import { optional, validateNumber } from './validate.js'
 
 /** Options of {@link connect}: ws's client options (headers, TLS, agent, …) with safer defaults, and ours. */
@@ -42,6 +44,13 @@ export interface ConnectOptions extends Omit<ClientOptions, 'createConnection'> 
    * Excludes `agent`; not for `ws+unix:` URLs.
    */
   proxy?: string | URL
+  /**
+   * A resumable stream (`true` for the defaults): when the connection drops without a Close, the
+   * client reconnects with backoff and the same stream carries on, every byte exactly once and in
+   * order. Offered with the subprotocol `ws-stream.resume.v1`; a server that does not take it gives
+   * a plain stream, which then emits `resumeUnavailable`. See docs/resume.md.
+   */
+  resume?: boolean | ResumeOptions
 }
 
 const MiB = 1024 * 1024
@@ -66,21 +75,56 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   checkUrl(url, ['ws:', 'wss:', 'http:', 'https:', 'ws+unix:'])
   checkOpeningOptions(options)
   optional(options.maxPayload, (v) => validateNumber(v, 'options.maxPayload', { min: 1, integer: true }))
-  const { timeout = 30_000, signal, protocols, stream: streamOptions = {}, proxy, ...wsOptions } = options
+  const { timeout = 30_000, signal, protocols, stream: streamOptions = {}, proxy, resume: resumeOption, ...wsOptions } = options
+  const resume = resolveResumeOptions(resumeOption, 'options.resume')
   if (proxy !== undefined) {
     if (wsOptions.agent !== undefined) throw new TypeError('connect takes proxy or agent, not both')
     if (new URL(url).protocol === 'ws+unix:') throw new TypeError(`connect: a ws+unix: URL cannot go through a proxy, got proxy '${String(proxy)}'`)
     wsOptions.agent = proxyAgent(proxy) // bad proxy URLs throw here
   }
-  resolveOptions(streamOptions, 'options.stream')
+  const { writeHighWaterMark } = resolveOptions(streamOptions, 'options.stream')
   if (signal?.aborted) throw abortError(signal)
 
-  const ws = new WebSocket(url, protocols, {
+  const clientOptions: ClientOptions = {
     ...(wsOptions as ClientOptions), // createConnection is re-declared above only for its documentation
     maxPayload: wsOptions.maxPayload ?? MiB,
     perMessageDeflate: wsOptions.perMessageDeflate ?? false,
-  })
-  return awaitOpening({
+  }
+  const offered = resume === undefined ? protocols : [resumeProtocol, ...(protocols === undefined ? [] : [protocols].flat())]
+  const ws = new WebSocket(url, offered, clientOptions)
+  if (resume === undefined) return open(ws, () => new WsStream(ws, streamOptions), timeout, signal)
+
+  // One attempt to resume the session on a new socket, within what is left of the session's time.
+  const reconnect = (session: ResumeSession, attemptSignal: AbortSignal): Promise<void> => {
+    const next = new WebSocket(url, [resumeProtocol], clientOptions)
+    // The machine gave up on this attempt (the session ended): a socket still in its handshake goes.
+    // Once adopted, the session owns the socket (leaving `reconnecting` aborts this signal too).
+    const onAbort = (): void => {
+      if (!session.attached) next.terminate()
+    }
+    attemptSignal.addEventListener('abort', onAbort, { once: true })
+    return open(next, () => {
+      if (next.protocol !== resumeProtocol) throw new ResumeRefusedError('The server no longer offers resumable streams.', refusal.unknown)
+      return resumeOn(next, session, writeHighWaterMark)
+    }, Math.min(timeout, resume.timeout), attemptSignal).finally(() => attemptSignal.removeEventListener('abort', onAbort))
+  }
+  return open(ws, () => {
+    if (ws.protocol !== resumeProtocol) {
+      const plain = new WsStream(ws, streamOptions)
+      // After the caller has the stream (and had a turn to subscribe): it is a plain one.
+      setImmediate(() => plain.actor.send({ type: 'resumeDeclined' }))
+      return plain
+    }
+    return startClientSession(ws, writeHighWaterMark, resume, reconnect).then((session) => new WsStream(session as never, streamOptions))
+  }, timeout, signal)
+}
+
+/**
+ * Resolves with what `adopt` makes of `ws` once it opened (and, if `adopt` returns a promise, once
+ * that settles), all within `timeout`; rejects with a typed error, leaving no socket behind.
+ */
+function open<T>(ws: WebSocket, adopt: () => T | Promise<T>, timeout: number, signal: AbortSignal | undefined): Promise<T> {
+  return awaitOpening<T | Promise<T>>({
     listen({ opened, failed }) {
       const onUnexpectedResponse = (_request: unknown, response: IncomingMessage): void => {
         const status = response.statusCode
@@ -99,11 +143,11 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
         close: onClose,
       })
     },
-    adopt: () => new WsStream(ws, streamOptions),
+    adopt,
     discard: () => discard(ws),
     timeout,
     signal,
-  })
+  }) as Promise<T>
 }
 
 /** Terminates a socket that failed to open and resolves once ws reports it closed. */

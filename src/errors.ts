@@ -23,6 +23,7 @@ export type WsStreamErrorCode =
   | 'ERR_WS_UNSUPPORTED_SOCKET'
   | 'ERR_WS_SOCKET_CLOSED'
   | 'ERR_WS_CONCURRENT_READ'
+  | 'ERR_WS_RESUME_REFUSED'
 
 /** The base class of every error this library raises about a connection. */
 export class WsStreamError extends Error {
@@ -166,5 +167,24 @@ export class SocketClosedError extends WsStreamError {
 export class ConcurrentReadError extends WsStreamError {
   constructor(message: string) {
     super(message, 'ERR_WS_CONCURRENT_READ')
+  }
+}
+
+/**
+ * The server refused to resume a session (resumable streams): it does not know the token (never
+ * issued, expired, already used, or the session ended), or the session is attached to another
+ * connection. An interrupted stream that gets this for good ends as a `ConnectionResetError` with
+ * this error as its `cause`.
+ */
+export class ResumeRefusedError extends WsStreamError {
+  /** The Close code the server refused with: 4404 (unknown session) or 4409 (attached elsewhere). */
+  readonly closeCode: number
+  /** True when trying again may succeed (4409: the server has not yet seen the old connection go). */
+  readonly retryable: boolean
+
+  constructor(message: string, closeCode: number, options?: { cause?: unknown }) {
+    super(message, 'ERR_WS_RESUME_REFUSED', options)
+    this.closeCode = closeCode
+    this.retryable = closeCode === 4409
   }
 }

@@ -8,6 +8,7 @@
 import { createDuplex } from './adapters/duplex.js'
 import { connectionMachine } from './machine.js'
 import { nodeSupport, socketKinds, type SocketKind } from './socket-kinds.js'
+import { ResumeSession } from './transport/resume.js'
 import { assertWsSocket } from './transport/ws.js'
 
 /** A ws WebSocket: an EventEmitter with ws's `terminate()`. */
@@ -21,5 +22,13 @@ const wsSocketKind: SocketKind = {
   machine: connectionMachine,
 }
 
-socketKinds.unshift(wsSocketKind)
+/** A resumable session over ws sockets (made by `connect()` and `WsStreamServer` with `resume`). */
+const resumeSessionKind: SocketKind = {
+  name: 'a resumable session',
+  accepts: (socket) => socket instanceof ResumeSession,
+  check: () => {},
+  machine: connectionMachine,
+}
+
+socketKinds.unshift(resumeSessionKind, wsSocketKind)
 nodeSupport.createDuplex = createDuplex

@@ -48,7 +48,11 @@ export async function awaitOpening<T>({ listen, adopt, discard, timeout, signal 
     const unlisten = listen({
       opened() {
         stop()
-        resolve(adopt())
+        try {
+          resolve(adopt())
+        } catch (error) {
+          reject(error)
+        }
       },
       failed: reject,
     })

@@ -22,7 +22,10 @@ import { AsyncQueue } from './async-queue.js'
 import { assertCloseFrame } from './close-code.js'
 import { connectionMachine } from './machine.js'
 import { resolveOptions, type KeepAliveOptions, type WsStreamOptions } from './options.js'
+import { firstMessage, resolveResumeOptions, ResumeRegistry, type ResumeRefusal } from './resume.js'
 import { WsStream } from './stream.js'
+import { refusal, resumeMessage, resumeProtocol, type ResumeOptions, type ResumeSession } from './transport/resume.js'
+import { wsLeg } from './transport/ws.js'
 import { invalidArgType, optional, outOfRange, validateBoolean, validateFunction, validateNumber, validateObject, validateString } from './validate.js'
 
 /**
@@ -85,6 +88,13 @@ export interface WsStreamServerOptions extends Omit<ServerOptions, 'WebSocket'> 
   maxPayload?: number
   /** Compression; off unless asked (default false). */
   perMessageDeflate?: ServerOptions['perMessageDeflate']
+  /**
+   * Resumable streams (`true` for the defaults): a client that offers the subprotocol
+   * `ws-stream.resume.v1` gets a session that survives a dropped connection; the server keeps an
+   * interrupted session `timeout` ms (default 30000) for its client to come back, then ends it as a
+   * reset. Other clients get plain streams. See docs/resume.md.
+   */
+  resume?: boolean | Pick<ResumeOptions, 'timeout'>
 }
 
 /** Options of {@link WsStreamServer.close}. */
@@ -112,6 +122,11 @@ export interface WsStreamServerEvents {
   refused: [status: number, request: IncomingMessage]
   /** The server stopped after a drain. */
   close: [report: DrainReport]
+  /**
+   * A resumable session's handshake was refused: `'unknown'` token (forged, expired, used, or its
+   * session ended), session `'attached'` to a live connection, or a `'malformed'` handshake.
+   */
+  resumeRefused: [reason: ResumeRefusal, request: IncomingMessage]
 }
 
 /** Connections' default keep-alive on a server. */
@@ -140,6 +155,10 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
   readonly #iterators = new Set<AsyncQueue<WsStream>>()
   #nextId = 0
   #closing: Promise<DrainReport> | undefined
+  readonly #resume: ResumeRegistry | undefined
+  /** Sockets that chose the resume subprotocol and have not said hello or resume yet. */
+  readonly #handshaking = new Set<WebSocket>()
+  readonly #handshakeTimeout: number
 
   /** @param options ws's server options (`port`/`server`/`noServer` and the rest) plus ours. */
   constructor(options: WsStreamServerOptions) {
@@ -157,9 +176,14 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       backlog,
       server,
       noServer,
+      resume,
+      handleProtocols,
       ...wsOptions
     } = options
     this.#handler = handler
+    this.#handshakeTimeout = handshakeTimeout
+    const resumeOptions = resolveResumeOptions(resume, 'options.resume')
+    this.#resume = resumeOptions === undefined ? undefined : new ResumeRegistry(resumeOptions)
     resolveOptions(stream, 'options.stream') // `id` and `inspect` do not apply here, but nonsense in them is still an error
     const { id: _id, inspect: _inspect, ...perConnection } = stream
     this.#streamOptions = { ...perConnection, keepAlive: stream.keepAlive ?? defaultServerKeepAlive }
@@ -197,8 +221,9 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       perMessageDeflate: wsOptions.perMessageDeflate ?? false,
       ...(this.#httpServer ? { server: this.#httpServer } : { noServer: true }),
       verifyClient: this.#verifyClient(verifyClient, handshakeTimeout),
+      handleProtocols: chooseProtocol(this.#resume !== undefined, handleProtocols),
     })
-    this.#wss.on('connection', (socket, request) => this.#adopt(socket, request))
+    this.#wss.on('connection', (socket, request) => this.#accepted(socket, request))
     // ws forwards the HTTP server's errors here; a failure to listen is #failedToListen's to report.
     this.#wss.on('error', (error) => {
       const bindFailure = this.#listenError === undefined && this.#httpServer?.listening === false
@@ -259,7 +284,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
    * HTTP server's `'upgrade'` event. The accepted connection arrives as a `'connection'` event.
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#adopt(ws, request))
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accepted(ws, request))
   }
 
   /**
@@ -276,6 +301,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     if (this.actor.getSnapshot().status === 'active') {
       this.actor.send({ type: 'drain', code, reason, ...(timeout === undefined ? {} : { timeout }) })
     }
+    for (const socket of this.#handshaking) socket.terminate()
     this.#closing = (async () => {
       const report = await toPromise(this.actor)
       for (const queue of this.#iterators) queue.end()
@@ -328,8 +354,59 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     }
   }
 
+  /** An upgraded socket: a resumable session's (once it says hello or resume), else a plain connection. */
+  #accepted(socket: WebSocket, request: IncomingMessage): void {
+    if (this.#resume !== undefined && socket.protocol === resumeProtocol) this.#resumeHandshake(this.#resume, socket, request)
+    else this.#adopt(socket, request)
+  }
+
+  /**
+   * The first message of a resumable client: `hello` starts a session (a new connection), `resume`
+   * brings an interrupted one back on this socket (no new connection: the same stream carries on).
+   * Anything else, or nothing within the handshake timeout, is refused.
+   */
+  #resumeHandshake(registry: ResumeRegistry, socket: WebSocket, request: IncomingMessage): void {
+    this.#handshaking.add(socket)
+    const timer = setTimeout(() => socket.terminate(), this.#handshakeTimeout)
+    const refuse = (reason: ResumeRefusal, code: number, text: string): void => {
+      socket.close(code, text)
+      this.emit('resumeRefused', reason, request)
+    }
+    firstMessage(socket, (message) => {
+      clearTimeout(timer)
+      this.#handshaking.delete(socket)
+      if (this.#closing) return socket.close(1001, 'Going Away')
+      if (message?.type === 'hello') {
+        const { session, token } = registry.create(socket, message.window)
+        socket.send(resumeMessage({ type: 'welcome', token, window: resolveOptions(this.#streamOptions).writeHighWaterMark }))
+        return this.#adopt(session, request)
+      }
+      if (message?.type !== 'resume') return refuse('malformed', 1002, 'Bad resume handshake')
+      const claim = registry.claim(message.token)
+      if ('refused' in claim) {
+        if (claim.refused === 'attached') {
+          // Usually the old connection is dead and only we have not noticed yet: look, so the client's
+          // next attempt finds the session free; a live one answers the ping and keeps its session.
+          claim.session?.probe()
+          return refuse('attached', refusal.attached, 'Session attached elsewhere')
+        }
+        return refuse('unknown', refusal.unknown, 'Unknown session')
+      }
+      socket.send(resumeMessage({ type: 'resumed', token: claim.token, received: claim.session.received }))
+      try {
+        claim.session.adopt(wsLeg(socket), message.received)
+      } catch {
+        refuse('malformed', 1002, 'Bad resume offset')
+      }
+    }).catch(() => {
+      // Closed or failed before its first message: nothing was started.
+      clearTimeout(timer)
+      this.#handshaking.delete(socket)
+    })
+  }
+
   /** Turns an upgraded socket into a connection child of the server's actor and its WsStream. */
-  #adopt(socket: WebSocket, request: IncomingMessage): void {
+  #adopt(socket: WebSocket | ResumeSession, request: IncomingMessage): void {
     const id = `c${++this.#nextId}`
     this.actor.send({ type: 'connection.accept', id, input: { socket, options: this.#streamOptions } })
     const child = this.actor.getSnapshot().context.connections[id]
@@ -362,6 +439,24 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     if (connection.stream.state !== 'closed') connection.stream.abort(error)
     if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error, connection)
     else console.error(`ws-stream-actor: the handler of connection ${connection.id} failed:`, error)
+  }
+}
+
+/**
+ * ws's handleProtocols: the resume subprotocol when resume is on and the client offers it; never
+ * otherwise (ws's default would pick any first offer, and a client would then think it resumable).
+ * The rest is the user's choice, or ws's default (the first offered).
+ */
+function chooseProtocol(
+  resume: boolean,
+  user: ServerOptions['handleProtocols'],
+): NonNullable<ServerOptions['handleProtocols']> {
+  return (protocols, request) => {
+    if (resume && protocols.has(resumeProtocol)) return resumeProtocol
+    const others = new Set([...protocols].filter((p) => p !== resumeProtocol))
+    if (user !== undefined) return user(others, request)
+    const [first] = others
+    return first ?? false
   }
 }
 
@@ -406,6 +501,7 @@ function checkServerOptions(options: WsStreamServerOptions): void {
     if (typeof v !== 'function' && (v === null || typeof v !== 'object')) throw invalidArgType('options.inspect', 'of type function or an observer object', v)
   })
   optional(o.stream, (v) => validateObject(v, 'options.stream'))
+  resolveResumeOptions(o.resume, 'options.resume')
 }
 
 /** Resolves once `server` listens (calling `start` to begin), rejects on its first error before that. */

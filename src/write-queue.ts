@@ -15,6 +15,12 @@ export type SendFunction = (message: Uint8Array, done: (error?: Error | null) =>
 /** What the queue sends through: a transport. */
 export interface MessageSender {
   send: SendFunction
+  /**
+   * True when the sender keeps every message it sent until the peer acknowledges it (a resumable
+   * session): the queue then neither hands back pooled memory nor lends the caller's bytes, and
+   * counts the unacknowledged bytes against `writeHighWaterMark` until `acknowledged()`.
+   */
+  readonly retainsSent?: boolean
 }
 
 interface Waiter {
@@ -61,6 +67,8 @@ export class WriteQueue {
   #staging: Uint8Array | undefined // where small writes are copied, back to back
   #sendCopies = false
   #stagingUsed = 0
+  #retaining = false
+  #unacknowledged = 0 // sent bytes the sender keeps until the peer confirms them (resume)
 
   constructor(options: WriteQueueOptions) {
     this.#options = options
@@ -78,7 +86,9 @@ export class WriteQueue {
    */
   bind(socket: MessageSender, sendCopies = false): void {
     this.#socket = socket
-    this.#sendCopies = sendCopies
+    this.#retaining = socket.retainsSent === true
+    // A retained message is resent later: it must stay ours, whatever the caller does with its buffer.
+    this.#sendCopies = sendCopies && !this.#retaining
     this.#pump()
   }
 
@@ -106,10 +116,17 @@ export class WriteQueue {
     this.#accepted += data.length
     this.#pump()
     if (byReference) this.#copyQueuedTail(data)
-    if (this.buffered <= this.#options.writeHighWaterMark) return Promise.resolve()
+    if (this.buffered + this.#unacknowledged <= this.#options.writeHighWaterMark) return Promise.resolve()
     return new Promise((resolve, reject) => {
       this.#waiters.push({ end: this.#accepted, length: data.length, resolve, reject })
     })
+  }
+
+  /** A resumable sender's peer confirmed `bytes` more: they no longer count against the window. */
+  acknowledged(bytes: number): void {
+    // May dip below zero for a moment: an acknowledgement can overtake the send's own callback.
+    this.#unacknowledged -= bytes
+    this.#settleWaiters()
   }
 
   /** Resolves once every accepted byte is in the kernel; rejects if the connection dies first. */
@@ -235,8 +252,8 @@ export class WriteQueue {
     this.messagesOut++
     const size = message.length
     this.#socket!.send(message, (error) => {
-      // In the kernel: a pooled copy's memory may serve the next copy.
-      if (!error) copyPool.release(message)
+      // In the kernel: a pooled copy's memory may serve the next copy (unless the sender keeps it to resend).
+      if (!error && !this.#retaining) copyPool.release(message)
       this.#sent(size, error ?? undefined)
     })
   }
@@ -269,6 +286,7 @@ export class WriteQueue {
       this.fail(error)
       return
     }
+    if (this.#retaining) this.#unacknowledged += size
     if (this.buffered === 0) this.#staging = undefined // an idle connection keeps no staging memory
     this.#pump()
     this.#settleWaiters()
@@ -276,7 +294,7 @@ export class WriteQueue {
 
   #settleWaiters(): void {
     const allHanded = this.#refusal !== undefined && this.#pendingBytes === 0
-    if (this.#waiters.length > 0 && (this.buffered <= this.#options.writeHighWaterMark || allHanded)) {
+    if (this.#waiters.length > 0 && (this.buffered + this.#unacknowledged <= this.#options.writeHighWaterMark || allHanded)) {
       for (const w of this.#waiters.splice(0)) w.resolve()
     }
     if (this.buffered === 0 && this.#flushWaiters.length > 0) {

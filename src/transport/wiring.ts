@@ -104,6 +104,18 @@ class TransportWiring implements TransportSink {
     this.#report({ type: 'socketError', error })
   }
 
+  interrupted(error: Parameters<TransportSink['error']>[0]): void {
+    this.#report({ type: 'transportLost', error })
+  }
+
+  resumed(): void {
+    this.#report({ type: 'legResumed' })
+  }
+
+  acknowledged(bytes: number): void {
+    this.io.writeQueue.acknowledged(bytes)
+  }
+
   closed(code: number, reason: string, wasClean: boolean): void {
     this.#socketClosed = true
     this.#report({ type: 'socketClosed', code, reason, wasClean })

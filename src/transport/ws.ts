@@ -90,6 +90,15 @@ export function wsTransport(socket: WebSocket): Transport {
   return new WsTransport(socket as WsSocket)
 }
 
+/** A ws transport that can also send text messages: one socket of a resumable session (src/transport/resume.ts). */
+export type WsLeg = Transport & { sendControl(text: string): void }
+
+/** The transport of one socket of a resumable session, whose control messages travel as text. */
+export function wsLeg(socket: WebSocket): WsLeg {
+  assertWsSocket(socket)
+  return new WsTransport(socket as WsSocket)
+}
+
 /** Where a ws socket's listeners (shared by every socket) find the transport they report to. */
 const kTransport = Symbol('ws-stream-actor transport')
 
@@ -156,6 +165,11 @@ class WsTransport implements Transport {
       process.nextTick(uncork, this, socket)
     }
     this.#ws.send(message, done)
+  }
+
+  /** A text message (a resumable session's control message). */
+  sendControl(text: string): void {
+    if (this.#ws.readyState === OPEN) this.#ws.send(text)
   }
 
   /** Ends the turn's batch (see send()). */
