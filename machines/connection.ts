@@ -578,6 +578,7 @@ export const pureConnectionMachine = setup({
         reconnecting: {
           entry: ['countAttempt', 'reportReconnecting'],
           invoke: {
+            id: 'attempt',
             src: 'reconnectAttempt',
             input: ({ context }) => context.io.transport!.resumable!,
             onError: [

@@ -22,13 +22,16 @@ export * from './errors.js'
 export { connect } from './connect.js'
 export { proxyFromEnv } from './proxy.js'
 export type { ConnectOptions } from './connect.js'
+export { resumeProtocol, defaultResumeOptions } from './transport/resume.js'
+export type { ResumeOptions } from './transport/resume.js'
+export type { ResumeRefusal } from './resume.js'
 
 // The machines, for embedding and custom transports
 export { connectionMachine } from './machine.js'
 export { standardConnectionMachine } from './standard-machine.js'
 export { pureConnectionMachine } from '../machines/connection.js'
 export { transportAttacher } from './transport/wiring.js'
-export type { ConnectionInput, ConnectionEvent, ConnectionContext, Transport, TransportSink } from '../machines/connection.js'
+export type { ConnectionInput, ConnectionEvent, ConnectionContext, Transport, TransportSink, ResumeControl } from '../machines/connection.js'
 export type { SendFunction } from './write-queue.js'
 
 // The server

@@ -52,11 +52,11 @@ t.test('the check names stale JSON and a stale diagram embedded in a guide', asy
   t.match(error?.stderr, 'docs/close-handshake.md')
 })
 
-t.test('machines/connection.json is the connection machine\'s toJSON(), with its five states and the closeTimeout delay', async (t) => {
+t.test('machines/connection.json is the connection machine\'s toJSON(), with its six states and the closeTimeout delay', async (t) => {
   const json = JSON.parse(await readFile('machines/connection.json', 'utf8'))
   t.equal(json.id, 'connection')
   t.same(Object.keys(json.states), Object.keys(connectionMachine.toJSON().states))
-  t.same(Object.keys(json.states), ['connecting', 'open', 'closingSent', 'closingReceived', 'closed'])
+  t.same(Object.keys(json.states), ['connecting', 'open', 'interrupted', 'closingSent', 'closingReceived', 'closed'])
   t.equal(json.states.closingSent.transitions.find((tr: { delay?: string }) => tr.delay === 'closeTimeout')?.target[0], '#connection.closed')
   const server = JSON.parse(await readFile('machines/server.json', 'utf8'))
   t.same(Object.keys(server.states), Object.keys(serverMachine.toJSON().states))
@@ -75,6 +75,9 @@ t.test('docs/machines.md draws each machine as a Mermaid stateDiagram-v2 with th
     'closingReceived_flushing --> closingReceived_replySent : writesFlushed [writesIdle]',
     'closingReceived_replySent --> closed : after closeTimeout',
     'closingReceived --> closed : socketClosed',
+    'open --> interrupted : transportLost',
+    'interrupted --> closed : after resumeTimeout',
+    'interrupted_backoff --> interrupted_reconnecting : after reconnectDelay',
     'closed --> [*]',
     'draining --> stopped : always [noConnections]',
     'draining_closing --> draining_terminating : after drainTimeout',
