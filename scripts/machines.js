@@ -33,7 +33,7 @@ const machines = [
 ]
 
 /** Guides that embed a diagram between `<!-- machine:NAME … -->` and `<!-- /machine:NAME -->`. */
-const embeds = [join('docs', 'close-handshake.md')]
+const embeds = [join('docs', 'close-handshake.md'), join('docs', 'resume.md')]
 
 /** The files to write, by path relative to `root`, with their content. */
 export async function generate(root) {
