@@ -54,7 +54,7 @@ export const pageHtml = String.raw`<!doctype html>
     <div id="legend"></div>
     <div id="controls">
       <label>State <select id="filter">
-        <option value="">all</option><option>connecting</option><option>open</option><option>closingSent</option><option>closingReceived</option>
+        <option value="">all</option><option>connecting</option><option>open</option><option>interrupted</option><option>closingSent</option><option>closingReceived</option>
       </select></label>
       <span id="shown"></span>
       <button id="prev">‹ prev</button><span id="page"></span><button id="next">next ›</button>
@@ -83,8 +83,8 @@ export const pageHtml = String.raw`<!doctype html>
 export const pageScript = String.raw`'use strict'
 ;(function () {
   var PAGE = 100
-  var STATES = ['connecting', 'open', 'closingSent', 'closingReceived']
-  var COLORS = { connecting: '#8ecae6', open: '#2a9d8f', closingSent: '#f4a261', closingReceived: '#e76f51' }
+  var STATES = ['connecting', 'open', 'interrupted', 'closingSent', 'closingReceived']
+  var COLORS = { connecting: '#8ecae6', open: '#2a9d8f', interrupted: '#9b5de5', closingSent: '#f4a261', closingReceived: '#e76f51' }
   var rows = new Map()
   var history = []
   var offset = 0

@@ -163,7 +163,7 @@ export function createDashboard(server: WsStreamServer, options: DashboardOption
     return snapshot.status === 'active' ? statePath(snapshot.value) : 'closed'
   }
   const counts = (): Record<string, number> => {
-    const c: Record<string, number> = { connecting: 0, open: 0, closingSent: 0, closingReceived: 0 }
+    const c: Record<string, number> = { connecting: 0, open: 0, interrupted: 0, closingSent: 0, closingReceived: 0 }
     for (const t of tracked.values()) {
       const top = t.row.state.split('.')[0]!
       if (top in c) c[top]!++
