@@ -60,7 +60,7 @@ t.test('an accepted connection becomes a child actor whose id is the connection 
   t.equal((child as unknown as { _parent: unknown })._parent, server, 'the server actor is its parent')
   t.equal(child.system, server.system, 'it lives in the server\'s actor system')
   t.same(Object.keys(snapshot.children), [], 'not in XState\'s children record, which is copied per spawn')
-  t.same(countConnections(snapshot), { connecting: 0, open: 1, closingSent: 0, closingReceived: 0, closed: 0, total: 1 })
+  t.same(countConnections(snapshot), { connecting: 0, open: 1, interrupted: 0, closingSent: 0, closingReceived: 0, closed: 0, total: 1 })
 })
 
 t.test('a connection that reaches its final state is stopped and forgotten', async (t) => {
@@ -83,7 +83,7 @@ t.test('counts follow each child into its closing state', async (t) => {
   server.send({ type: 'connection.accept', id: 'a', input: { socket: deaf.transport } })
   server.send({ type: 'connection.accept', id: 'b', input: { socket: fakeTransport().transport } })
   server.getSnapshot().context.connections.a!.send({ type: 'close', code: 1000, reason: '' })
-  t.same(countConnections(server.getSnapshot()), { connecting: 0, open: 1, closingSent: 1, closingReceived: 0, closed: 0, total: 2 })
+  t.same(countConnections(server.getSnapshot()), { connecting: 0, open: 1, interrupted: 0, closingSent: 1, closingReceived: 0, closed: 0, total: 2 })
 })
 
 t.test('maxConnections is a guard: past it canAccept says no and an accept spawns nothing', async (t) => {
