@@ -266,7 +266,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     return this.#connections
   }
 
-  /** The live connections by state (`connecting`, `open`, `closingSent`, `closingReceived`) and their total. */
+  /** The live connections by state (`connecting`, `open`, `interrupted`, `closingSent`, `closingReceived`) and their total. */
   get counts(): ConnectionCounts {
     return countConnections(this.actor.getSnapshot())
   }

@@ -150,7 +150,7 @@ export class WsStream implements AsyncIterable<Uint8Array> {
     return new WsStream(new Construction(socket, undefined, standardSocketKind) as never, options)
   }
 
-  /** The connection's state: `connecting`, `open`, `closingSent`, `closingReceived` or `closed`. */
+  /** The connection's state: `connecting`, `open`, `interrupted` (a resumable stream waiting to resume), `closingSent`, `closingReceived` or `closed`. */
   get state(): State {
     const snapshot = this.actor.getSnapshot()
     return snapshot.status === 'active' ? topState(snapshot.value) : 'closed'
