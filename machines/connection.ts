@@ -309,8 +309,12 @@ type Guarded = { context: ConnectionContext }
 /** Now, on the clock the close deadline is kept in. */
 const now = (): number => performance.now()
 
-/** One reconnect attempt of a resumable client; stopped (its signal aborted) when `reconnecting` is left. */
-const reconnectAttempt = fromPromise<void, ResumeControl>(({ input, signal }) => input.reconnect!.attempt(signal))
+/**
+ * One reconnect attempt of a resumable client; stopped (its signal aborted) when `reconnecting` is left.
+ * Its input is absent only when the machine runs without a transport (a pure traversal, a simulation).
+ */
+const reconnectAttempt = fromPromise<void, ResumeControl | undefined>(({ input, signal }) =>
+  input?.reconnect === undefined ? Promise.reject(new TypeError('reconnecting needs a transport that reconnects')) : input.reconnect.attempt(signal))
 
 /**
  * Exponential backoff with full jitter over the upper half: attempt n waits between half and all of
@@ -580,7 +584,7 @@ export const pureConnectionMachine = setup({
           invoke: {
             id: 'attempt',
             src: 'reconnectAttempt',
-            input: ({ context }) => context.io.transport!.resumable!,
+            input: ({ context }) => context.io.transport?.resumable,
             onError: [
               { guard: 'refusedForGood', target: '#connection.closed', actions: ['rememberSessionLost', 'terminateSocket'] },
               { target: 'backoff' },

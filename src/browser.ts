@@ -27,7 +27,7 @@ export type { StandardConnectOptions as ConnectOptions, StandardWebSocketConstru
 export { standardConnectionMachine, standardConnectionMachine as connectionMachine } from './standard-machine.js'
 export { pureConnectionMachine } from '../machines/connection.js'
 export { transportAttacher } from './transport/wiring.js'
-export type { ConnectionInput, ConnectionEvent, ConnectionContext, Transport, TransportSink } from '../machines/connection.js'
+export type { ConnectionInput, ConnectionEvent, ConnectionContext, Transport, TransportSink, ResumeControl } from '../machines/connection.js'
 export type { SendFunction } from './write-queue.js'
 
 // Adapters and codecs

@@ -93,6 +93,17 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
   const offered = resume === undefined ? protocols : [resumeProtocol, ...(protocols === undefined ? [] : [protocols].flat())]
   const ws = new WebSocket(url, offered, clientOptions)
   if (resume === undefined) return open(ws, () => new WsStream(ws, streamOptions), timeout, signal)
+  // A server without resume that was offered only our subprotocol answers with none, which ws would
+  // take as a failed handshake ("Server sent no subprotocol"); without resume no subprotocol was
+  // asked for, so none is fine: the stream is a plain one. ws emits 'upgrade' before that check.
+  let declined = false
+  if (offered!.length === 1) {
+    ws.once('upgrade', (response: IncomingMessage) => {
+      if (response.headers['sec-websocket-protocol'] !== undefined) return
+      declined = true
+      response.headers['sec-websocket-protocol'] = resumeProtocol
+    })
+  }
 
   // One attempt to resume the session on a new socket, within what is left of the session's time.
   const reconnect = (session: ResumeSession, attemptSignal: AbortSignal): Promise<void> => {
@@ -109,7 +120,7 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
     }, Math.min(timeout, resume.timeout), attemptSignal).finally(() => attemptSignal.removeEventListener('abort', onAbort))
   }
   return open(ws, () => {
-    if (ws.protocol !== resumeProtocol) {
+    if (declined || ws.protocol !== resumeProtocol) {
       const plain = new WsStream(ws, streamOptions)
       // After the caller has the stream (and had a turn to subscribe): it is a plain one.
       setImmediate(() => plain.actor.send({ type: 'resumeDeclined' }))

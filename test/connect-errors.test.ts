@@ -7,7 +7,7 @@ import { createServer } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { HandshakeError, TimeoutError, WsStreamError, WsStreamServer, connect, type WsStream } from '../src/index.js'
-import { waitFor } from './support/helpers.js'
+import { urlOf, waitFor, within } from './support/helpers.js'
 import { resourceCounts } from './support/process.js'
 
 /** Sockets, servers and timers alive now: what a failed connect() must not add to. */
@@ -160,4 +160,18 @@ t.test('headers, subprotocols and stream options reach the connection', async (t
 t.test('connect() checks its options before opening anything', async (t) => {
   await t.rejects(connect('ws://127.0.0.1:1', { timeout: 0 }), RangeError)
   await t.rejects(connect('ws://127.0.0.1:1', { stream: { readHighWaterMark: 0 } }), RangeError)
+})
+
+t.test('resume against a server without it: a plain stream that emits resumeUnavailable, not a failed handshake', async (t) => {
+  // ws fails a handshake whose answer names no subprotocol after one was offered; a server without
+  // resume names none, and the client must take that as "no resume", as it takes any other answer.
+  const server = new WsStreamServer({ port: 0, host: '127.0.0.1', handler: (s) => s.readable.pipeTo(s.writable) })
+  await server.listening
+  t.teardown(() => server.close({ timeout: 200 }))
+  const stream = await connect(urlOf(server), { resume: { timeout: 1000 } })
+  t.teardown(() => stream.abort())
+  await within(new Promise<void>((resolve) => stream.on('resumeUnavailable', () => resolve())), 2000, 'resumeUnavailable')
+  await stream.write(new Uint8Array([1, 2, 3]))
+  t.same([...(await stream.read())!], [1, 2, 3], 'the plain stream carries bytes')
+  t.same(await stream.close(), { code: 1000, reason: '', wasClean: true, initiator: 'local' })
 })

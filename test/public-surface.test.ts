@@ -18,7 +18,7 @@ const built = existsSync(`${root}dist/src/index.d.ts`) && existsSync(`${root}dis
 const sharedValues = [
   'AbortedError', 'ConcurrentReadError', 'SocketClosedError', 'UnsupportedError', 'UnsupportedSocketError',
   'ConnectionClosedError', 'ConnectionResetError', 'HandshakeError', 'InvalidCloseCodeError', 'MessageTooLargeError',
-  'ProtocolError', 'ReceivedTextError', 'TimeoutError', 'UnexpectedEofError', 'WsStream', 'WsStreamError',
+  'ProtocolError', 'ReceivedTextError', 'ResumeRefusedError', 'TimeoutError', 'UnexpectedEofError', 'WsStream', 'WsStreamError',
   'connect', 'connectionMachine', 'defaultKeepAliveTimeout', 'defaultOptions', 'framed', 'isCloseRequest', 'isSendableCloseCode',
   'isStandardCloseCode', 'lengthPrefixedCodec', 'linesCodec', 'pureConnectionMachine', 'standardConnectionMachine',
   'transportAttacher',
@@ -27,6 +27,8 @@ const sharedValues = [
 const nodeValues = [
   'WsStreamServer', 'adminHandler', 'canAccept', 'countConnections', 'createAdminHandler', 'createDashboard', 'createMetrics', 'defaultDrain',
   'defaultServerKeepAlive', 'proxyFromEnv', 'readinessOf', 'serverAdminSource', 'serverMachine',
+  // Resumable streams need ws on both ends: the browser's connect() cannot resume.
+  'defaultResumeOptions', 'resumeProtocol',
 ]
 
 /** Types (no value) of both entries. */
@@ -34,7 +36,7 @@ const sharedTypes = [
   'CloseInfo', 'CloseOptions', 'CloseRequest', 'Codec', 'ConnectOptions', 'ConnectionActor', 'ConnectionContext',
   'ConnectionEvent', 'ConnectionInput', 'Decoded', 'EventHandler', 'EventsOptions', 'Framed', 'KeepAliveOptions',
   'LengthPrefixedCodecOptions', 'LinesCodecOptions', 'ReadUntilOptions', 'ResolvedOptions', 'SendFunction',
-  'StandardListener', 'StandardWebSocket', 'PeerClosePolicy', 'State', 'TextPolicy', 'Transport', 'TransportSink', 'WsEvent',
+  'StandardListener', 'StandardWebSocket', 'PeerClosePolicy', 'ResumeControl', 'State', 'TextPolicy', 'Transport', 'TransportSink', 'WsEvent',
   'WsEventIterator', 'WsStreamErrorCode', 'WsStreamOptions', 'WsStreamStats',
 ]
 /** Types of the Node entry only: the server's, and the Node Duplex's. */
@@ -42,6 +44,7 @@ const nodeTypes = [
   'AdminHandler', 'AdminOptions', 'AdminRoute', 'AdminSource', 'ConnectionInfo', 'Dashboard', 'DashboardOptions', 'DashboardRow', 'DashboardViewer', 'MetricsOptions', 'Readiness', 'WsStreamMetrics',
   'ConnectionCounts', 'ConnectionErrorInfo', 'ConnectionHandler', 'ConnectionRef', 'DrainOptions', 'DrainReport', 'DuplexOptions', 'ServerActor', 'ServerCloseOptions',
   'ServerContext', 'ServerEvent', 'ServerInput', 'ServerSnapshot', 'WsDuplex', 'WsStreamServerEvents', 'WsStreamServerOptions',
+  'ResumeOptions', 'ResumeRefusal',
 ]
 /** Types of the browser entry only: its connect() takes the WebSocket constructor to use. */
 const browserTypes = ['StandardWebSocketConstructor']
