@@ -24,7 +24,7 @@ t.test('the committed machine JSON and diagrams match the machine definitions', 
 /** A copy of the generated files under a scratch root, with `edit` applied to one of them. */
 async function staleCopy(t: Test, file: string, edit: (text: string) => string): Promise<string> {
   const root = t.testdir({})
-  for (const name of ['machines/connection.json', 'machines/server.json', 'docs/machines.md', 'docs/close-handshake.md']) {
+  for (const name of ['machines/connection.json', 'machines/server.json', 'docs/machines.md', 'docs/close-handshake.md', 'docs/resume.md']) {
     await mkdir(join(root, name, '..'), { recursive: true })
     await writeFile(join(root, name), await readFile(name))
   }
