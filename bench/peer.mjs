@@ -11,6 +11,7 @@ import {
   connect,
   connectClient,
   echo,
+  extraStreamOptions,
   now,
   openWs,
   sendAll,
@@ -65,7 +66,7 @@ const commands = {
       (conn) => {
         connections.push(conn)
         if (scenario === 'oneway') sink(kind, conn, total, () => process.send({ event: 'received', t1: now() }))
-        else if (scenario === 'echo') echo(kind, conn)
+        else if (scenario === 'echo' || scenario === 'lifecycle') echo(kind, conn)
         else if (scenario === 'idle' && kind === 'ws') conn.on('message', noop)
         else if (scenario === 'flood') {
           // A reader that never reads: ours buffers up to readHighWaterMark and pauses the socket;
@@ -197,20 +198,30 @@ const commands = {
     return { accepted }
   },
 
-  /** Lifecycle: `count` connections opened and closed with a full close handshake, `concurrency` at a time. */
-  async lifecycle({ kind, port, count, concurrency }) {
+  /**
+   * Lifecycle: `count` connections, `concurrency` at a time, each opened, 16 bytes sent and echoed
+   * back by the server, then closed by the client with a full close handshake.
+   */
+  async lifecycle({ kind, port, count, concurrency, streamOptions = {} }) {
     const url = `ws://127.0.0.1:${port}`
+    const hello = payload(16)
     let started = 0
     let unclean = 0
     const one =
       kind === 'ours'
         ? async () => {
-            const stream = await connect(url)
+            const stream = await connect(url, { stream: { ...extraStreamOptions, ...streamOptions } })
+            await stream.write(hello)
+            await stream.readExactly(hello.length)
             const info = await stream.close(1000)
             if (!info.wasClean) unclean++
           }
         : async () => {
             const ws = await openWs(port)
+            await new Promise((resolve) => {
+              ws.once('message', resolve)
+              ws.send(hello)
+            })
             await new Promise((resolve) => {
               ws.once('close', (code) => {
                 if (code !== 1000) unclean++

@@ -70,7 +70,7 @@ const config = {
   ...configs[mode],
   window: WINDOW,
   floodMessage: 64 * KiB,
-  lifecycleConcurrency: 8,
+  lifecycleConcurrency: 32,
   runTimeout: mode === 'smoke' ? 15_000 : 60_000,
 }
 if (option('runs')) config.runs = Math.max(1, Number(option('runs')))
@@ -223,11 +223,14 @@ async function runRow(steps) {
       finish?.(cell)
     }
     const side = (key) => summarize(cell.extras.map((e) => e[key])).median.toFixed(2)
+    const perConn = cell.extras.some((e) => e.serverCpuPerConn !== undefined)
+      ? `  cpu µs/conn: server ${side('serverCpuPerConn')}, client ${side('clientCpuPerConn')}`
+      : ''
     const cpu = cell.cpuStats
       ? `  cpu ${cell.cpuStats.median.toFixed(2)} s/GiB (server ${side('serverCpuPerGiB')}, client ${side('clientCpuPerGiB')})`
       : ''
     const shown = cell.stats
-      ? `${cell.stats.median.toFixed(1)} ${cell.unit} (${cell.stats.min.toFixed(1)}–${cell.stats.max.toFixed(1)})${cpu}`
+      ? `${cell.stats.median.toFixed(1)} ${cell.unit} (${cell.stats.min.toFixed(1)}–${cell.stats.max.toFixed(1)})${cpu}${perConn}`
       : `FAILED: ${cell.error}`
     console.error(`  ${cell.id.padEnd(44)} ${shown}`)
     return cell
@@ -331,21 +334,35 @@ function floodCell(kind) {
   }
 }
 
+/** The keep-alive both ends of ours use in the lifecycle cells that have it on (a server's default). */
+const LIFECYCLE_KEEPALIVE = { interval: 30_000, timeout: 10_000 }
+
+/** Lifecycle: `kind` is ws, ours (keepAlive on at both ends) or ours-nokeepalive (off at both ends). */
 function lifecycleCell(kind) {
+  const ours = kind !== 'ws'
+  const streamOptions = { keepAlive: kind === 'ours-nokeepalive' ? false : LIFECYCLE_KEEPALIVE }
   return {
     cell: { id: `lifecycle/${kind}`, group: 'lifecycle', kind, unit: 'conn/s', env: {} },
     row: 'lifecycle',
     perRun: false,
     async measure(pair) {
-      if (!pair.port) pair.port = (await pair.server.call('serve', { scenario: 'lifecycle', kind })).port
+      if (!pair.port) {
+        const serverKind = ours ? 'ours' : 'ws'
+        pair.port = (await pair.server.call('serve', { scenario: 'lifecycle', kind: serverKind, ...(ours ? { streamOptions } : {}) })).port
+      }
+      const cpuBefore = await Promise.all([pair.server.call('cpu'), pair.client.call('cpu')])
       const r = await pair.client.call('lifecycle', {
-        kind,
+        kind: ours ? 'ours' : 'ws',
         port: pair.port,
         count: config.lifecycleCount,
         concurrency: config.lifecycleConcurrency,
+        ...(ours ? { streamOptions } : {}),
       })
+      const cpuAfter = await Promise.all([pair.server.call('cpu'), pair.client.call('cpu')])
       if (r.unclean > 0) throw new Error(`${r.unclean} connections closed uncleanly`)
-      return { value: (r.count / r.elapsed) * 1000 }
+      // CPU µs per connection, each side: steadier than connections/s on a shared machine.
+      const perConnection = (side) => ((cpuAfter[side].ms - cpuBefore[side].ms) * 1000) / r.count
+      return { value: (r.count / r.elapsed) * 1000, serverCpuPerConn: perConnection(0), clientCpuPerConn: perConnection(1) }
     },
   }
 }
@@ -382,7 +399,7 @@ async function main() {
   plan.push(throughputCell('throughput', 'ours', 'oneway', 64, { coalesce: false }))
   for (const n of config.idleCounts) for (const kind of ['ws', 'ours']) plan.push(idleCell(kind, n))
   for (const kind of ['ours', 'cwss', 'ws-paused']) plan.push(floodCell(kind))
-  for (const kind of ['ws', 'ours']) plan.push(lifecycleCell(kind))
+  for (const kind of ['ws', 'ours', 'ours-nokeepalive']) plan.push(lifecycleCell(kind))
 
   const bufferutilVersion = versionOf('bufferutil')
   const bufferutilInUse = Boolean(bufferutilVersion) && !process.env.WS_NO_BUFFER_UTIL

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { assign, emit, fromCallback, fromPromise, setup } from 'xstate'
+import { assign, emit, fromPromise, setup } from 'xstate'
 import { AbortedError, ConnectionClosedError, ConnectionResetError, ProtocolError, ReceivedTextError, ResumeRefusedError, TimeoutError, WsStreamError } from '../src/errors.js'
 import { resolveOptions, type ResolvedOptions, type WsStreamOptions } from '../src/options.js'
 import { KeepAlive, type KeepAliveTarget } from '../src/keep-alive.js'
@@ -155,6 +155,8 @@ export interface ConnectionIO {
   transport: Transport | undefined
   /** The keep-alive timers while the connection is open with `keepAlive` on. */
   keepAlive: KeepAlive | undefined
+  /** The watch for `writesFlushed` while the connection is in `closingReceived.flushing`. */
+  flushWatch: { stop(): void } | undefined
   /** What inspectors and JSON.stringify see of the I/O state: sizes, not sockets and buffers. */
   toJSON(): { readBuffered: number; writeBuffered: number }
 }
@@ -241,6 +243,7 @@ function createContext(input: ConnectionInput): ConnectionContext {
       pinger: new Pinger(),
       transport: undefined,
       keepAlive: undefined,
+      flushWatch: undefined,
       toJSON() {
         return { readBuffered: this.readBuffer.queue.length, writeBuffered: this.writeQueue.buffered }
       },
@@ -278,27 +281,44 @@ function closeInfo(context: ConnectionContext): CloseInfo {
  * Reports `writesFlushed` once every byte the application wrote is in the kernel and a whole turn
  * of the event loop passed with nothing new written. The turn lets writes that follow the end of
  * input in the same job (an answer computed from the whole request, a pipe's last chunks still
- * passing through a WritableStream's queue) join the queue before we decide. Invoked by `flushing`,
- * so it stops (and reports nothing) once the state is left.
+ * passing through a WritableStream's queue) join the queue before we decide. Started by the entry
+ * of `flushing` and stopped by its exit, so it reports nothing once the state is left.
+ *
+ * A plain timer rather than an invoked actor (as keep-alive): the invoked `fromCallback` cost every
+ * ordered close an actor, its init macrostep and a copy of `snapshot.children` (6 % of a server's
+ * CPU in the lifecycle profile, docs/performance.md "Lifecycle").
  */
-const writesFlushedWatch = fromCallback<{ type: 'stop' }, ConnectionIO>(({ input: io, sendBack }) => {
-  let stopped = false
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const check = (): void => {
-    timer = undefined
-    if (stopped) return
-    if (io.writeQueue.buffered === 0) sendBack({ type: 'writesFlushed' })
-    else io.writeQueue.flush().then(later, later)
+class WritesFlushedWatch {
+  #stopped = false
+  #timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(
+    readonly io: ConnectionIO,
+    readonly target: { send(event: { type: 'writesFlushed' }): void },
+  ) {
+    this.#later()
   }
-  const later = (): void => {
-    if (!stopped) timer = setTimeout(check, 0)
+
+  #later(): void {
+    if (!this.#stopped) this.#timer = setTimeout(check, 0, this)
   }
-  later()
-  return () => {
-    stopped = true
-    clearTimeout(timer)
+
+  check(): void {
+    this.#timer = undefined
+    if (this.#stopped) return
+    if (this.io.writeQueue.buffered === 0) this.target.send({ type: 'writesFlushed' })
+    else this.io.writeQueue.flush().then(() => this.#later(), () => this.#later())
   }
-})
+
+  stop(): void {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+  }
+}
+
+function check(watch: WritesFlushedWatch): void {
+  watch.check()
+}
 
 /**
  * What a guard looks at. Spelled out because, at this machine's size, TypeScript no longer infers the
@@ -339,7 +359,7 @@ export const pureConnectionMachine = setup({
     output: {} as CloseInfo,
     emitted: {} as WsEvent,
   },
-  actors: { writesFlushedWatch, reconnectAttempt },
+  actors: { reconnectAttempt },
   delays: {
     /** What is left of the close handshake's time: counted from the first Close, in every closing state. */
     closeTimeout: ({ context }) => Math.max(0, context.closeDeadline - now()),
@@ -472,6 +492,13 @@ export const pureConnectionMachine = setup({
     stopKeepAlive: ({ context }) => {
       context.io.keepAlive?.stop()
       context.io.keepAlive = undefined
+    },
+    startFlushWatch: ({ context, self }) => {
+      context.io.flushWatch = new WritesFlushedWatch(context.io, self as unknown as WritesFlushedWatch['target'])
+    },
+    stopFlushWatch: ({ context }) => {
+      context.io.flushWatch?.stop()
+      context.io.flushWatch = undefined
     },
     terminateSocket: ({ context }) => context.io.transport?.terminate(),
     pauseSocket: ({ context }) => context.io.transport?.pause(),
@@ -634,7 +661,8 @@ export const pureConnectionMachine = setup({
         },
         /** The application took the end of input: our answer waits for what it wrote to reach the kernel. */
         flushing: {
-          invoke: { src: 'writesFlushedWatch', input: ({ context }) => context.io },
+          entry: 'startFlushWatch',
+          exit: 'stopFlushWatch',
           after: {
             closeTimeout: { target: '#connection.closed', actions: ['rememberCloseTimeout', 'sendCloseReply', 'terminateSocket'] },
           },

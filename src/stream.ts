@@ -73,6 +73,19 @@ export type EventHandler<T extends WsEvent['type']> = (event: Extract<WsEvent, {
 export let readAhead: (stream: WsStream) => () => void
 
 /**
+ * @internal For the Duplex: `stream.write(data)`, but `undefined` rather than a resolved promise when
+ * the bytes were accepted within `writeHighWaterMark`, so that its callback can be called in the same
+ * job (and the next chunk written in the same turn, leaving in the same writev).
+ */
+export let writeNow: (stream: WsStream, data: Uint8Array) => Promise<void> | undefined
+
+/**
+ * @internal For the Duplex: up to `max` buffered bytes as `read(max)` would return them, or
+ * `undefined` when none are buffered (or another read is waiting): no promise per chunk.
+ */
+export let readNow: (stream: WsStream, max: number) => Uint8Array | undefined
+
+/**
  * How {@link WsStream.fromActor} and {@link WsStream.fromStandard} reach the constructor: in place of
  * the socket, an object only this module can make.
  */
@@ -97,6 +110,17 @@ export class WsStream implements AsyncIterable<Uint8Array> {
       const buffer = stream.#io.readBuffer
       buffer.readAhead = true
       return () => buffer.consumerTookEnd()
+    }
+    readNow = (stream, max) => {
+      const buffer = stream.#io.readBuffer
+      if (stream.#reader !== undefined || buffer.queue.length === 0) return undefined
+      const bytes = buffer.queue.shift(max)
+      buffer.consumed()
+      return bytes
+    }
+    writeNow = (stream, data) => {
+      const refused = stream.#closedError(data.length)
+      return refused === undefined ? stream.#io.writeQueue.accept(data) : handled(refused)
     }
   }
 

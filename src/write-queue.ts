@@ -104,11 +104,19 @@ export class WriteQueue {
    * `write()` to the peer's reading, which the high-water mark exists to decouple.
    */
   write(data: Uint8Array): Promise<void> {
+    return this.accept(data) ?? Promise.resolve()
+  }
+
+  /**
+   * {@link write}, but `undefined` rather than a resolved promise when the bytes were accepted within
+   * the high-water mark: a caller with a callback (the Duplex) can call it at once, in the same job.
+   */
+  accept(data: Uint8Array): Promise<void> | undefined {
     if (this.#refusal) {
       const refusal = this.#refusalError()
       return Promise.reject(new ConnectionClosedError(refusal.message, data.length, { cause: refusal }))
     }
-    if (data.length === 0) return Promise.resolve()
+    if (data.length === 0) return undefined
     const byReference = this.#sendCopies && data.length > STAGING_SIZE / 4
     if (byReference) this.#pending.push(data)
     else this.#enqueueCopy(data)
@@ -116,7 +124,7 @@ export class WriteQueue {
     this.#accepted += data.length
     this.#pump()
     if (byReference) this.#copyQueuedTail(data)
-    if (this.buffered + this.#unacknowledged <= this.#options.writeHighWaterMark) return Promise.resolve()
+    if (this.buffered + this.#unacknowledged <= this.#options.writeHighWaterMark) return undefined
     return new Promise((resolve, reject) => {
       this.#waiters.push({ end: this.#accepted, length: data.length, resolve, reject })
     })

@@ -19,7 +19,7 @@
  */
 import { Duplex } from 'node:stream'
 import type { CloseInfo } from '../../machines/connection.js'
-import { readAhead, type WsStream } from '../stream.js'
+import { readAhead, readNow, writeNow, type WsStream } from '../stream.js'
 import { closeAndDiscard } from './discard.js'
 
 /** Options of {@link WsStream.toDuplex} (`stream.toDuplex(options)`). */
@@ -46,6 +46,8 @@ export class WsDuplex extends Duplex {
   readonly closeInfo: Promise<CloseInfo>
   /** The read in flight on the stream, if any: only one at a time, and only while Node asks for data. */
   #reading: Promise<Uint8Array | null> | undefined
+  /** True while {@link #pull} runs: a `_read()` from inside one of its pushes starts no second one. */
+  #pulling = false
   /** Tells the stream our consumer took the end of input; set once the Duplex starts reading ahead. */
   #tookEnd: (() => void) | undefined
 
@@ -69,34 +71,52 @@ export class WsDuplex extends Duplex {
 
   override _read(): void {
     this.#tookEnd ??= readAhead(this.stream)
-    if (this.#reading === undefined) void this.#pull()
+    if (!this.#pulling) void this.#pull()
   }
 
   /** Pulls chunks while Node's buffer has room; stops when `push` says it is full. */
   async #pull(): Promise<void> {
-    for (;;) {
-      const reading = this.stream.read(Math.max(1, this.readableHighWaterMark))
-      this.#reading = reading
-      let chunk: Uint8Array | null
-      try {
-        chunk = await reading
-      } catch (error) {
-        this.destroy(error as Error)
-        return
-      } finally {
-        this.#reading = undefined
+    this.#pulling = true
+    try {
+      // Not inside _read(): a chunk pushed there joins what read() is about to return, and a
+      // consumer calling read() would get more than readableHighWaterMark at once.
+      await undefined
+      for (;;) {
+        // What is buffered already goes without a promise per chunk.
+        const max = Math.max(1, this.readableHighWaterMark)
+        for (let chunk = readNow(this.stream, max); chunk !== undefined; chunk = readNow(this.stream, max)) {
+          if (this.destroyed || !this.push(chunk)) return
+        }
+        const reading = this.stream.read(max)
+        this.#reading = reading
+        let chunk: Uint8Array | null
+        try {
+          chunk = await reading
+        } catch (error) {
+          this.destroy(error as Error)
+          return
+        } finally {
+          this.#reading = undefined
+        }
+        if (this.destroyed) return
+        if (chunk === null) {
+          this.push(null)
+          return
+        }
+        if (!this.push(chunk)) return
       }
-      if (this.destroyed) return
-      if (chunk === null) {
-        this.push(null)
-        return
-      }
-      if (!this.push(chunk)) return
+    } finally {
+      // Synchronously at the return: a _read() right after a full push must start the next pull.
+      this.#pulling = false
     }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.stream.write(chunk).then(() => callback(), callback)
+    // Accepted within the stream's writeHighWaterMark: called back at once, so that a writer ahead
+    // of the kernel fills the write queue in one turn (one writev) rather than a chunk per turn.
+    const waiting = writeNow(this.stream, chunk)
+    if (waiting === undefined) callback()
+    else waiting.then(() => callback(), callback)
   }
 
   override _final(callback: (error?: Error | null) => void): void {

@@ -127,6 +127,7 @@ class TransportWiring implements TransportSink {
     transport.detach()
     io.readBuffer.listener = undefined
     io.keepAlive?.stop()
+    io.flushWatch?.stop()
     if (!this.#socketClosed) {
       // Stopped from outside (a parent stopped, actor.stop()) or done without the socket's close
       // event: nothing may be left open or pending.
