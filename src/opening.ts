@@ -4,6 +4,7 @@
  *
  * @module
  */
+import pTimeout from 'p-timeout'
 import { AbortedError, TimeoutError } from './errors.js'
 import { invalidArgType, optional, validateNumber, validateObject } from './validate.js'
 
@@ -61,25 +62,18 @@ export async function awaitOpening<T>({ listen, adopt, discard, timeout, signal 
       signal?.removeEventListener('abort', onAbort)
     }
   })
-  // A timer of our own rather than p-timeout, which builds a TimeoutError (a stack trace) for every
-  // call, met or not: 3 % of a client's CPU in the lifecycle profile (docs/performance.md).
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = timeout === Infinity
-    ? opening
-    : Promise.race([
-      opening,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`)), timeout)
-      }),
-    ])
   try {
-    return await deadline
+    return await pTimeout(opening, {
+      milliseconds: timeout,
+      // Made only when the deadline passes: a stack trace per connect() is not free.
+      fallback: () => {
+        throw new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`)
+      },
+    })
   } catch (error) {
     stop()
     await discard()
     throw error
-  } finally {
-    clearTimeout(timer)
   }
 }
 

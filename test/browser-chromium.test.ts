@@ -1,7 +1,7 @@
 /**
  * The browser build in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core; no
  * browser is downloaded): the page loads dist/src/browser.js with an import map that knows only
- * xstate, connects to our Node WsStreamServer over loopback, streams 10 MiB each
+ * xstate and p-timeout, connects to our Node WsStreamServer over loopback, streams 10 MiB each
  * way (SHA-256 on both sides: node:crypto here, crypto.subtle in the page), reads the event
  * stream, and closes with a code both sides see. Skips, saying why, without Chromium or playwright-core.
  */
@@ -34,9 +34,9 @@ else {
   }
 }
 
-/** Serves the page, dist/ and xstate, the browser entry's one runtime dependency, nothing else, on 127.0.0.1:0. */
+/** Serves the page, dist/ and the two runtime dependencies, nothing else, on 127.0.0.1:0. */
 async function pageServer(t: Teardown): Promise<{ url: string; requested: string[] }> {
-  const allowed = ['dist/', 'node_modules/xstate/dist/']
+  const allowed = ['dist/', 'node_modules/xstate/dist/', 'node_modules/p-timeout/']
   const types: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' }
   const requested: string[] = []
   const server: Server = createServer(async (request, response) => {
@@ -111,8 +111,8 @@ t.test('the browser build streams 10 MiB each way to a Node WsStreamServer and c
   page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
   await page.goto(url)
   await page.waitForFunction(() => (window as unknown as { loaded?: string }).loaded !== undefined, undefined, { timeout: 20_000 })
-  t.equal(await page.evaluate(() => (window as unknown as { loaded: string }).loaded), 'ok', 'dist/src/browser.js loads with only xstate mapped')
-  t.notOk(requested.some((path) => /(^|\/)(ws|node:)|node_modules\/(?!xstate)/.test(path)), 'nothing from ws, node:* or other packages was requested')
+  t.equal(await page.evaluate(() => (window as unknown as { loaded: string }).loaded), 'ok', 'dist/src/browser.js loads with only xstate and p-timeout mapped')
+  t.notOk(requested.some((path) => /(^|\/)(ws|node:)|node_modules\/(?!xstate|p-timeout)/.test(path)), 'nothing from ws, node:* or other packages was requested')
   t.notOk(requested.some((path) => /(duplex|server|connect|node|transport\/ws)\.js$/.test(path) && !path.endsWith('connect-standard.js')),
     'no Node-only module of ours was loaded')
 
