@@ -112,6 +112,15 @@ export function evaluateTargets(cells, config) {
       })
     }
   }
+  const metricsOn = cells.filter((c) => c.group === 'metrics' && c.kind === 'on' && c.rateRatio !== undefined)
+  if (metricsOn.length > 0) {
+    const churn = metricsOn.find((c) => c.unit === 'conn/s')
+    targets.push({
+      target: 'metric updates cost < 3 % of throughput (createMetrics() on/off: every rate, and server CPU per connection)',
+      figure: metricsOn.map((c) => `${c.name} ${c.rateRatio.toFixed(3)}× (server CPU ${c.cpuRatio.toFixed(3)}×)`).join('; '),
+      met: metricsOn.every((c) => c.rateRatio >= 0.97) && (churn === undefined || churn.cpuRatio <= 1.03),
+    })
+  }
   const flood = find(cells, { group: 'flood', kind: 'ours' })
   if (flood?.stats) {
     const bound = flood.bound
@@ -299,6 +308,28 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
       return c && [label, cellText(ws), cellText(c), ratioText(ratio(c, ws))]
     })
     out.push(table(['connections/s', 'raw ws', 'ours', 'ours/raw ws'], rows.filter(Boolean)))
+    out.push('')
+  }
+
+  const metrics = cells.filter((c) => c.group === 'metrics' && c.stats)
+  if (metrics.length > 0) {
+    out.push('## Metrics: `createMetrics()` on vs off')
+    out.push('')
+    out.push(
+      'A server with `createMetrics()` and a scrape every second against one without, side by side: the client ' +
+        'takes turns between them connection by connection and block by block (bench/metrics-cost.mjs), after a warm-up. ' +
+        'Rates are over each server\'s turns; on/off is the median of the paired runs\' ratios.',
+    )
+    out.push('')
+    const rows = metrics
+      .filter((c) => c.kind === 'on')
+      .map((on) => {
+        const off = find(metrics, { kind: 'off', name: on.name })
+        const cpu = (c) => c && { stats: c.cpuStats }
+        return [on.name, `${cellText(off)} ${on.unit}`, `${cellText(on)} ${on.unit}`, `${on.rateRatio.toFixed(3)}×`,
+          `${cellText(cpu(off))} ${on.cpuUnit}`, `${cellText(cpu(on))} ${on.cpuUnit}`, `${on.cpuRatio.toFixed(3)}×`]
+      })
+    out.push(table(['', 'metrics off', 'metrics on', 'on/off', 'server CPU off', 'server CPU on', 'CPU on/off'], rows))
     out.push('')
   }
 

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { defaultMetricsConfig, measureMetricsCost, summarizeMetricsCost } from './metrics-cost.mjs'
 import { WINDOW, extraStreamOptions } from './transports.mjs'
 import { evaluateTargets, formatSize, renderMarkdown, summarize } from './report.mjs'
 
@@ -38,6 +39,7 @@ const configs = {
     idleCounts: [1000, 10000],
     floodSeconds: 3,
     lifecycleCount: 2000,
+    metrics: defaultMetricsConfig,
     bufferutilCompare: true,
     note: '',
   },
@@ -49,10 +51,19 @@ const configs = {
     idleCounts: [1000],
     floodSeconds: 1,
     lifecycleCount: 200,
+    metrics: {
+      warmupConnections: 50,
+      block: MiB,
+      cells: [
+        { name: 'one way, 1 KiB writes', write: KiB, bytes: 4 * MiB },
+        { name: 'one way, 64 KiB writes', write: 64 * KiB, bytes: 32 * MiB },
+        { name: 'connections (open + close)', connections: 200 },
+      ],
+    },
     bufferutilCompare: false,
     note:
       'Quick mode: an eighth of the bytes per run, idle memory at 1,000 connections only (not 10,000), ' +
-      'a 1 s flood instead of 3 s, 200 connections per lifecycle run, no bufferutil comparison.',
+      'a 1 s flood instead of 3 s, 200 connections per lifecycle and metrics run, no bufferutil comparison.',
   },
   smoke: {
     runs: 1,
@@ -62,6 +73,15 @@ const configs = {
     idleCounts: [20],
     floodSeconds: 0.3,
     lifecycleCount: 20,
+    metrics: {
+      warmupConnections: 5,
+      block: 64 * KiB,
+      cells: [
+        { name: 'one way, 1 KiB writes', write: KiB, bytes: 128 * KiB },
+        { name: 'one way, 64 KiB writes', write: 64 * KiB, bytes: 256 * KiB },
+        { name: 'connections (open + close)', connections: 20 },
+      ],
+    },
     bufferutilCompare: false,
     note: 'Smoke mode: proves the harness runs; the figures mean nothing.',
   },
@@ -367,6 +387,47 @@ function lifecycleCell(kind) {
   }
 }
 
+/**
+ * The metrics' cost (bench/metrics-cost.mjs): a server with `createMetrics()` and one without, side
+ * by side, as a pair of cells per workload, `off` and `on`, with the server's CPU per unit and the
+ * median of the runs' on/off ratios (the runs are paired, so their ratios are steadier than a ratio of medians).
+ */
+async function metricsCells() {
+  const started = Date.now()
+  let results
+  try {
+    results = await measureMetricsCost({ ...config.metrics, runs: config.runs })
+  } catch (error) {
+    const message = String(error?.message ?? error)
+    console.error(`  metrics FAILED: ${message}`)
+    return [{ id: 'metrics', group: 'metrics', kind: 'on', unit: '', values: [], error: message }]
+  }
+  const cells = []
+  for (const [i, summary] of summarizeMetricsCost(results).entries()) {
+    const { cell } = summary
+    const slug = cell.connections ? 'connections' : `oneway/${formatSize(cell.write).replace(' ', '')}`
+    for (const variant of ['off', 'on']) {
+      const { rate, cpu } = results[i][variant]
+      cells.push({
+        id: `metrics/${slug}/${variant}`,
+        group: 'metrics',
+        kind: variant,
+        name: cell.name,
+        unit: summary.unit,
+        cpuUnit: summary.cpuUnit,
+        values: rate,
+        stats: summarize(rate),
+        cpuValues: cpu,
+        cpuStats: summarize(cpu),
+        ...(variant === 'on' ? { rateRatio: summary.rateRatio, cpuRatio: summary.cpuRatio } : {}),
+      })
+    }
+    console.error(`  ${`metrics/${slug}`.padEnd(44)} on/off ${summary.rateRatio.toFixed(3)}×  server CPU on/off ${summary.cpuRatio.toFixed(3)}×`)
+  }
+  console.error(`  (metrics cells took ${Math.round((Date.now() - started) / 1000)} s)`)
+  return cells
+}
+
 /** The commit measured, marked dirty when src/ or machines/ differ from it (a shared tree). */
 function gitDescribe() {
   try {
@@ -418,11 +479,14 @@ async function main() {
   }
 
   const selected = only ? plan.filter((p) => only.test(p.cell.id)) : plan
-  console.error(`bench: ${mode} mode, ${selected.length} cells, ${config.runs} runs each${only ? ` (only ${only})` : ''}`)
+  const withMetrics = !only || only.test('metrics/')
+  const count = selected.length + (withMetrics ? config.metrics.cells.length * 2 : 0)
+  console.error(`bench: ${mode} mode, ${count} cells, ${config.runs} runs each${only ? ` (only ${only})` : ''}`)
   const rows = new Map()
   for (const step of selected) rows.set(step.row, [...(rows.get(step.row) ?? []), step])
   const cells = []
   for (const steps of rows.values()) cells.push(...(await runRow(steps)))
+  if (withMetrics) cells.push(...(await metricsCells()))
 
   // 64 B writes per second, from the 64 B one-way cells.
   const rateCells = cells

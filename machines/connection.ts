@@ -188,6 +188,12 @@ export interface ConnectionContext {
   closeTimeout: number
   /** When the close handshake must be over (`performance.now()` time), once a closing state is entered. */
   closeDeadline: number
+  /**
+   * When the first Close frame went either way (`performance.now()` time): kept apart from
+   * `closeDeadline`, which a later close() may move, so that the server's metrics time the handshake
+   * without listening to every connection's transitions.
+   */
+  closeStartedAt: number | undefined
   socketWasClean: boolean
   unclean: boolean
   /** When the current interruption began (`performance.now()` time), while `interrupted`. */
@@ -258,6 +264,7 @@ function createContext(input: ConnectionInput): ConnectionContext {
     reply: undefined,
     closeTimeout: options.closeTimeout,
     closeDeadline: Infinity,
+    closeStartedAt: undefined,
     socketWasClean: false,
     unclean: false,
     interruptedAt: 0,
@@ -413,7 +420,10 @@ export const pureConnectionMachine = setup({
       io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The peer closed the connection.'))
       io.transport?.close(code, reason)
     },
-    startCloseClock: assign(({ context }) => ({ closeDeadline: now() + context.closeTimeout })),
+    startCloseClock: assign(({ context }) => {
+      const at = now()
+      return { closeStartedAt: at, closeDeadline: at + context.closeTimeout }
+    }),
     rememberLocalClose: assign(({ context, event }) => ({
       initiator: 'local' as const,
       closeTimeout: event.type === 'close' && event.timeout !== undefined ? event.timeout : context.closeTimeout,

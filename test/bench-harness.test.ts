@@ -88,7 +88,10 @@ t.test('every JSON cell has median, min and max over its runs', async (t) => {
   t.type(report.meta.bufferutil, 'boolean')
   t.ok(report.meta.cpu && report.meta.node && report.meta.ws, 'machine and versions')
   const groups = new Set(report.cells.map((c) => c.group))
-  t.same([...groups].sort(), ['flood', 'idle', 'lifecycle', 'rate', 'throughput'])
+  t.same([...groups].sort(), ['flood', 'idle', 'lifecycle', 'metrics', 'rate', 'throughput'])
+  const metrics = report.cells.filter((c) => c.group === 'metrics').map((c) => c.id).sort()
+  t.same(metrics, ['metrics/connections/off', 'metrics/connections/on', 'metrics/oneway/1KiB/off', 'metrics/oneway/1KiB/on',
+    'metrics/oneway/64KiB/off', 'metrics/oneway/64KiB/on'], 'the metrics\' cost: off and on per workload')
   const kinds = new Set(report.cells.filter((c) => c.group === 'throughput').map((c) => c.kind))
   t.same([...kinds].sort(), ['cwss', 'ours', 'ours-duplex', 'ours-nocoalesce', 'tcp', 'ws'])
   for (const cell of report.cells) {
@@ -100,7 +103,7 @@ t.test('every JSON cell has median, min and max over its runs', async (t) => {
 
 t.test('the JSON states each target with its figure and whether it is met', async (t) => {
   const report = JSON.parse(readFileSync(join(out, 'latest-smoke.json'), 'utf8')) as Report
-  t.equal(report.targets.length, 4 + report.config.idleCounts.length, 'two throughput targets, coalescing, flood, idle memory per count')
+  t.equal(report.targets.length, 5 + report.config.idleCounts.length, 'two throughput targets, coalescing, flood, the metrics\' cost, idle memory per count')
   for (const target of report.targets) {
     t.type(target.met, 'boolean', target.target)
     t.ok(target.figure.length > 0, `${target.target} has a figure`)

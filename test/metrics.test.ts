@@ -122,6 +122,27 @@ t.test('keep-alive pings are observed as round trips', async (t) => {
   t.ok(count >= 2, `${count} round trips observed`)
 })
 
+t.test('two metrics on one server each observe every round trip and every close', async (t) => {
+  const server = new WsStreamServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => server.close({ timeout: 0 }))
+  await server.listening
+  const first = createMetrics(server)
+  const second = createMetrics(server, { registry: new Registry() })
+  const accepted = once(server, 'connection') as Promise<[WsStream]>
+  const client = await connect(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  const [stream] = await accepted
+  t.ok(await stream.ping() >= 0)
+  await client.close(4002)
+  await stream.closed
+  await waitFor(() => first.connections().length === 0 && second.connections().length === 0, 5000, 'both saw the close')
+  for (const metrics of [first, second]) {
+    const m = parseMetrics(await metrics.registry.metrics())
+    t.equal(metric(m, 'ws_stream_ping_rtt_seconds_count'), 1)
+    t.equal(metric(m, 'ws_stream_connections_closed_total', { code: '4002', initiator: 'remote', clean: 'true' }), 1)
+    t.equal(metric(m, 'ws_stream_close_handshake_seconds_count'), 1)
+  }
+})
+
 t.test('metrics go in a registry of the user\'s, under a prefix, and come out again', async (t) => {
   const server = new WsStreamServer({ noServer: true })
   t.teardown(() => server.close({ timeout: 0 }))
