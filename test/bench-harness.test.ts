@@ -44,7 +44,9 @@ const run = await new Promise<{ code: number | null; stdout: string; stderr: str
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  // Under tap's 120 s per file; the smoke run takes ~40 s on 2 quiet cores (more cells this round) and
+  // more when other test files share the cores.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000)
   child.on('close', (code) => {
     clearTimeout(timer)
     resolve({ code, stdout, stderr })
