@@ -63,7 +63,7 @@ const durationBuckets = [0.1, 1, 10, 60, 300, 1800, 3600, 21_600, 86_400]
 /** Seconds: keep-alive round trips, loopback to intercontinental plus a loaded peer. */
 const rttBuckets = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]
 
-const liveStates: readonly State[] = ['connecting', 'open', 'closingSent', 'closingReceived']
+const liveStates: readonly State[] = ['connecting', 'open', 'interrupted', 'closingSent', 'closingReceived']
 
 /** What we remember of one live connection. */
 interface Tracked {
@@ -86,7 +86,8 @@ interface Tracked {
  * `ws_stream_upgrades_refused_total{status}`, `ws_stream_connections_closed_total{code,initiator,clean}`,
  * `ws_stream_received_bytes_total`, `ws_stream_sent_bytes_total`, `ws_stream_close_handshake_seconds`,
  * `ws_stream_connection_duration_seconds`, `ws_stream_read_paused_total`, `ws_stream_ping_rtt_seconds`,
- * `ws_stream_draining`. Call it before the server accepts connections: earlier ones are counted in
+ * `ws_stream_draining`, and for resumable streams `ws_stream_interruptions_total`,
+ * `ws_stream_resumptions_total`, `ws_stream_resume_refused_total{reason}`. Call it before the server accepts connections: earlier ones are counted in
  * the totals that the server's actor keeps (accepted) but not in the others.
  *
  * ```ts
@@ -156,6 +157,22 @@ export function createMetrics(server: WsStreamServer, { registry = new Registry(
     labelNames: ['status'],
     registers,
   })
+  const interruptions = new Counter({
+    name: named('interruptions_total'),
+    help: 'Resumable connections whose socket dropped without a Close (each interruption counts once).',
+    registers,
+  })
+  const resumptions = new Counter({
+    name: named('resumptions_total'),
+    help: 'Interrupted resumable connections that resumed on a new socket.',
+    registers,
+  })
+  const resumeRefused = new Counter({
+    name: named('resume_refused_total'),
+    help: 'Resume handshakes refused, by reason (unknown: forged, expired or used token; attached: the session has a live socket; malformed).',
+    labelNames: ['reason'],
+    registers,
+  })
   const closed = new Counter({
     name: named('connections_closed_total'),
     help: 'Connections closed, by close code, who sent the first Close (local, remote, none) and whether the handshake was clean.',
@@ -182,6 +199,9 @@ export function createMetrics(server: WsStreamServer, { registry = new Registry(
   })
 
   const onRefused = (status: number): void => refused.inc({ status: String(status) })
+  const onResumeRefused = (reason: string): void => resumeRefused.inc({ reason })
+  const onInterrupted = (): void => interruptions.inc()
+  const onResumed = (): void => resumptions.inc()
   // One listener for every connection rather than a closure each, unless another one was there first.
   const observeRoundTrip = (ms: number): void => rtt.observe(ms / 1000)
   const onConnection = (stream: WsStream, request: IncomingMessage): void => {
@@ -190,6 +210,11 @@ export function createMetrics(server: WsStreamServer, { registry = new Registry(
     io.pinger.roundTripListener = previousListener === undefined ? observeRoundTrip : (ms) => {
       previousListener(ms)
       observeRoundTrip(ms)
+    }
+    // Only resumable connections can be interrupted: only they pay for the two listeners.
+    if (io.transport?.resumable !== undefined) {
+      stream.on('interrupted', onInterrupted)
+      stream.on('sessionResumed', onResumed)
     }
     const t: Tracked = { stream, io, socket: request.socket, remoteAddress: undefined, acceptedAt: performance.now(), previousListener }
     tracked.set(stream, t)
@@ -208,6 +233,7 @@ export function createMetrics(server: WsStreamServer, { registry = new Registry(
     if (closeStartedAt !== undefined) closeHandshake.observe((now - closeStartedAt) / 1000)
   }
   server.on('refused', onRefused)
+  server.on('resumeRefused', onResumeRefused)
   server.on('connection', onConnection)
 
   return {
@@ -226,6 +252,7 @@ export function createMetrics(server: WsStreamServer, { registry = new Registry(
     },
     remove() {
       server.off('refused', onRefused)
+      server.off('resumeRefused', onResumeRefused)
       server.off('connection', onConnection)
       for (const t of tracked.values()) t.io.pinger.roundTripListener = t.previousListener
       tracked.clear()

@@ -9,7 +9,9 @@ import { Registry } from 'prom-client'
 import t from 'tap'
 import { adminHandler, connect, createMetrics, HandshakeError, WsStreamServer, type ConnectionInfo, type WsStream } from '../src/index.js'
 import { get, metric, parseMetrics } from './support/admin.js'
+import { cutProxy } from './support/cut-proxy.js'
 import { bytes, waitFor } from './support/helpers.js'
+import { WebSocket } from 'ws'
 
 type Teardown = { teardown(fn: () => unknown): void }
 
@@ -103,6 +105,38 @@ t.test('every pinned metric moves as it should: 3 open, bytes both ways, a 4001 
   t.equal(metric(m, 'ws_stream_connections', {}), 0)
 })
 
+t.test('resumable streams: an interruption, its resumption and a refused token are counted', async (t) => {
+  const { server, accepted, url, scrape } = await startServer(t, { resume: { timeout: 10_000 } })
+  const proxy = await cutProxy(Number(new URL(url).port))
+  t.teardown(() => proxy.close())
+  const client = await connect(proxy.url, { resume: { minDelay: 5, maxDelay: 50 } })
+  t.teardown(() => client.abort())
+  await waitFor(() => accepted.length === 1)
+  const before = await scrape()
+  t.equal(metric(before, 'ws_stream_interruptions_total'), 0)
+  t.equal(metric(before, 'ws_stream_resumptions_total'), 0)
+
+  const resumed = new Promise((resolve) => client.on('sessionResumed', resolve))
+  t.equal(proxy.cut(), 1, 'the connection was cut')
+  await resumed
+  await waitFor(() => accepted[0]!.state === 'open')
+  await client.write(bytes(1000))
+  t.same(await accepted[0]!.readExactly(1000), bytes(1000), 'the stream carries on')
+  const after = await scrape()
+  t.equal(metric(after, 'ws_stream_interruptions_total'), 1, 'one interruption')
+  t.equal(metric(after, 'ws_stream_resumptions_total'), 1, 'one resumption')
+  t.equal(metric(after, 'ws_stream_connections', { state: 'open' }), 1, 'still one connection, open')
+
+  // A forged token is refused with 4404 and counted by reason.
+  const forger = new WebSocket(url, ['ws-stream.resume.v1'])
+  await once(forger, 'open')
+  forger.send(JSON.stringify({ type: 'resume', token: 'AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA', received: 0, window: 0 }))
+  const [code] = await once(forger, 'close')
+  t.equal(code, 4404)
+  t.equal(metric(await scrape(), 'ws_stream_resume_refused_total', { reason: 'unknown' }), 1)
+  t.equal(server.connections.size, 1, 'no connection was made for it')
+})
+
 t.test('a refusal by the user\'s verifyClient is counted with its status', async (t) => {
   const { url, scrape } = await startServer(t, { verifyClient: () => false })
   const error = await connect(url).catch((e: unknown) => e)
@@ -152,8 +186,8 @@ t.test('metrics go in a registry of the user\'s, under a prefix, and come out ag
   const names = (await registry.getMetricsAsJSON()).map((m) => m.name).sort()
   t.same(names, [
     'edge_close_handshake_seconds', 'edge_connection_duration_seconds', 'edge_connections', 'edge_connections_accepted_total',
-    'edge_connections_closed_total', 'edge_draining', 'edge_ping_rtt_seconds', 'edge_read_paused_total',
-    'edge_received_bytes_total', 'edge_sent_bytes_total', 'edge_upgrades_refused_total',
+    'edge_connections_closed_total', 'edge_draining', 'edge_interruptions_total', 'edge_ping_rtt_seconds', 'edge_read_paused_total',
+    'edge_received_bytes_total', 'edge_resume_refused_total', 'edge_resumptions_total', 'edge_sent_bytes_total', 'edge_upgrades_refused_total',
   ])
   metrics.remove()
   t.same(await registry.getMetricsAsJSON(), [], 'remove() unregisters every metric')
