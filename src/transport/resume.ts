@@ -128,7 +128,12 @@ export class ResumeSession implements Transport {
   /** A Close went or came: the socket's end is the connection's end. */
   #closing = false
   #ended = false
+  /** The application's read buffer is full: acknowledgements wait (see {@link pause}). */
   #paused = false
+  /** The socket itself was paused: the peer sent far past its window while we held our acknowledgements. */
+  #legPaused = false
+  /** Bytes the peer may send past our last acknowledgement before we stop reading the socket. */
+  readonly #unackedLimit: number
   /** Why the socket went, when it said (a reset), for the `interrupted` event. */
   #lossError: WsStreamError | undefined
   readonly #onEnd: (() => void) | undefined
@@ -137,6 +142,8 @@ export class ResumeSession implements Transport {
   constructor({ leg, peerWindow, timeout, reconnect, onEnd }: SessionInit) {
     this.#leg = leg
     this.#ackEvery = Math.max(1, Math.floor(peerWindow / 4))
+    // A peer of ours stops at its window plus the writes it queued meanwhile (about its window again).
+    this.#unackedLimit = 2 * peerWindow + MiB
     this.#onEnd = onEnd
     this.resumable = {
       timeout,
@@ -200,11 +207,11 @@ export class ResumeSession implements Transport {
     this.#leg = leg
     this.#lossError = undefined
     leg.attach(this.#legSink)
-    if (this.#paused) leg.pause()
+    if (this.#legPaused) leg.pause()
     for (let i = this.#retainedHead; i < this.#retained.length; i++) leg.send(this.#retained[i]!, ignore)
-    // The peer may have missed our last acknowledgement.
-    this.#ackSent = -1
-    this.#maybeAck()
+    // The handshake told the peer what we have; saying it once more on the new socket is what tells a
+    // server that we have its new token (src/resume.ts keeps the old one good until then).
+    this.#sendAck()
     this.#sink?.resumed?.()
   }
 
@@ -228,14 +235,23 @@ export class ResumeSession implements Transport {
     this.#leg?.terminate()
   }
 
+  /**
+   * Read backpressure. The socket keeps reading: our acknowledgements wait instead, which stops the
+   * peer at its window. Pausing the socket would also stop the peer's acknowledgements, which travel
+   * behind its data: with both ends' buffers full (an echo), each would wait for the other's
+   * acknowledgement forever. A peer that sends on regardless still gets its socket paused.
+   */
   pause(): void {
     this.#paused = true
-    this.#leg?.pause()
   }
 
   resume(): void {
     this.#paused = false
-    this.#leg?.resume()
+    if (this.#legPaused) {
+      this.#legPaused = false
+      this.#leg?.resume()
+    }
+    if (this.#received !== this.#ackSent) this.#sendAck()
   }
 
   ping(data: Uint8Array): void {
@@ -249,7 +265,11 @@ export class ResumeSession implements Transport {
     if (isBinary) {
       this.#received += data.length
       this.#sink?.message(data, true)
-      this.#maybeAck()
+      if (!this.#paused) this.#maybeAck()
+      else if (!this.#legPaused && this.#received - this.#ackSent > this.#unackedLimit) {
+        this.#legPaused = true
+        this.#leg?.pause()
+      }
       return
     }
     const control = parseResumeMessage(data)
@@ -352,7 +372,7 @@ export class ResumeSession implements Transport {
   /** @internal The delayed acknowledgement is due. */
   ackDue(): void {
     this.#ackTimer = undefined
-    if (this.#received !== this.#ackSent) this.#sendAck()
+    if (this.#received !== this.#ackSent && !this.#paused) this.#sendAck()
   }
 
   #sendAck(): void {
@@ -404,3 +424,4 @@ function ackLater(session: ResumeSession): void {
 function ignore(): void {}
 
 const EMPTY = new Uint8Array(0)
+const MiB = 1024 * 1024
