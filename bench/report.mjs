@@ -134,7 +134,7 @@ export function evaluateTargets(cells, config) {
 }
 
 /** The whole report as markdown. */
-export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }) {
+export function renderMarkdown({ meta, cells, targets, config, bufferutilCells, resumeCells }) {
   const out = []
   out.push(`# ws-stream-actor benchmarks (${meta.mode})`)
   out.push('')
@@ -345,6 +345,29 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells }
       ratioText(ratio(withIt, without)),
     ])
     out.push(table(['cell', 'with bufferutil', 'without', 'with/without'], rows))
+    out.push('')
+  }
+
+  if (resumeCells?.length > 0) {
+    out.push('## Resume on vs off (ours read/write)')
+    out.push('')
+    out.push(
+      'The same cells with `resume` on both sides (`connect(url, { resume: true })`, `new WsStreamServer({ resume: true })`): ' +
+        'each end keeps what it sent until the other acknowledges it, and acknowledges every quarter of the window received. ' +
+        'Run interleaved with the plain cells of the same row. MiB/s, and CPU s per GiB (client + server).',
+    )
+    out.push('')
+    const cpu = (c) => c.cpuStats && { stats: c.cpuStats }
+    const rows = resumeCells.map(({ on, off }) => [
+      `${on.dir === 'oneway' ? 'one way' : 'echo'} ${formatSize(on.size)}`,
+      cellText(off),
+      cellText(on),
+      ratioText(ratio(on, off)),
+      cellText(cpu(off)),
+      cellText(cpu(on)),
+      ratioText(ratio(cpu(on), cpu(off))),
+    ])
+    out.push(table(['cell', 'resume off', 'resume on', 'on/off', 'CPU off', 'CPU on', 'CPU on/off'], rows))
     out.push('')
   }
 

@@ -478,6 +478,17 @@ async function main() {
     }
   }
 
+  // Resume on vs off: ours read/write with resumable streams on both sides (acknowledgements, kept
+  // bytes), in the same rows as the plain cells it is compared with, so they run interleaved.
+  const resumePairs = []
+  for (const dir of ['oneway', 'echo']) {
+    for (const size of [64 * KiB, MiB].filter((s) => config.sizes.includes(s))) {
+      const twin = throughputCell('resume', 'ours', dir, size, { env: { BENCH_RESUME: '1' }, tag: '-resume' })
+      resumePairs.push({ dir, size, twin })
+      plan.push(twin)
+    }
+  }
+
   const selected = only ? plan.filter((p) => only.test(p.cell.id)) : plan
   const withMetrics = !only || only.test('metrics/')
   const count = selected.length + (withMetrics ? config.metrics.cells.length * 2 : 0)
@@ -505,7 +516,7 @@ async function main() {
         messagesPerRun: messages.length > 0 ? summarize(messages).median : undefined,
       }
     })
-  const all = [...cells.filter((c) => c.group !== 'bufferutil'), ...rateCells]
+  const all = [...cells.filter((c) => c.group !== 'bufferutil' && c.group !== 'resume'), ...rateCells]
 
   const bufferutilCells = comparePairs
     .map(({ kind, dir, size, twin }) => ({
@@ -513,6 +524,13 @@ async function main() {
       without: twin.cell.values ? twin.cell : undefined,
     }))
     .filter((p) => p.withIt && p.without)
+
+  const resumeCells = resumePairs
+    .map(({ dir, size, twin }) => ({
+      off: all.find((c) => c.group === 'throughput' && c.kind === 'ours' && c.dir === dir && c.size === size),
+      on: twin.cell.values ? twin.cell : undefined,
+    }))
+    .filter((p) => p.off && p.on)
 
   const cpus = os.cpus()
   const meta = {
@@ -533,18 +551,18 @@ async function main() {
   const targets = evaluateTargets(all, config)
   meta.seconds = Math.round((Date.now() - started) / 1000)
   const { env: _env, ...publicConfig } = config
-  const markdown = renderMarkdown({ meta, cells: all, targets, config, bufferutilCells }) + `\nTook ${meta.seconds} s.\n`
+  const markdown = renderMarkdown({ meta, cells: all, targets, config, bufferutilCells, resumeCells }) + `\nTook ${meta.seconds} s.\n`
   const strip = (c) => {
     const { env: _e, ...rest } = c
     return rest
   }
-  const json = { meta, config: publicConfig, cells: all.map(strip), bufferutil: bufferutilCells.map((p) => ({ with: strip(p.withIt), without: strip(p.without) })), targets }
+  const json = { meta, config: publicConfig, cells: all.map(strip), bufferutil: bufferutilCells.map((p) => ({ with: strip(p.withIt), without: strip(p.without) })), resume: resumeCells.map((p) => ({ on: strip(p.on), off: strip(p.off) })), targets }
   mkdirSync(outDir, { recursive: true })
   writeFileSync(join(outDir, `${base}.md`), markdown)
   writeFileSync(join(outDir, `${base}.json`), JSON.stringify(json, null, 2) + '\n')
   console.log(markdown)
   console.error(`bench: wrote ${join(outDir, `${base}.md`)} and .json in ${meta.seconds} s`)
-  if (all.some((c) => c.error)) process.exitCode = 1
+  if (all.some((c) => c.error) || resumePairs.some((p) => p.twin.cell.error)) process.exitCode = 1
 }
 
 main().catch((error) => {

@@ -32,6 +32,9 @@ export const WINDOW = 1024 * 1024
  */
 export const extraStreamOptions = JSON.parse(process.env.BENCH_STREAM_OPTIONS || '{}')
 
+/** BENCH_RESUME=1: ours with resumable streams on both sides (run.mjs sets it for the resume cells). */
+export const resume = process.env.BENCH_RESUME === '1'
+
 /** Milliseconds on the machine-wide monotonic clock, comparable between processes. */
 export const now = () => Number(process.hrtime.bigint()) / 1e6
 
@@ -92,7 +95,7 @@ export async function startServer(kind, onConnection, streamOptions = {}) {
     return { port: server.address().port, close: () => new Promise((resolve) => server.close(resolve)) }
   }
   if (kind === 'ours' || kind === 'ours-duplex') {
-    const server = new WsStreamServer({ host: HOST, port: 0, stream: { ...extraStreamOptions, ...streamOptions } })
+    const server = new WsStreamServer({ host: HOST, port: 0, resume, stream: { ...extraStreamOptions, ...streamOptions } })
     server.on('connection', (stream) => onConnection(stream))
     await server.listening
     return { port: server.address().port, close: () => server.close({ timeout: 1000 }) }
@@ -197,7 +200,14 @@ export async function connectClient(kind, port, options = {}) {
     }
     case 'ours':
     case 'ours-duplex': {
-      const stream = await connect(url, { stream: { ...extraStreamOptions, coalesce: options.coalesce ?? true } })
+      const stream = await connect(url, { resume, stream: { ...extraStreamOptions, coalesce: options.coalesce ?? true } })
+      if (resume) {
+        // The server declining resume shows one turn after connect(): a resume cell must not measure a plain stream.
+        let declined = false
+        stream.on('resumeUnavailable', () => (declined = true))
+        await new Promise((resolve) => setImmediate(resolve))
+        if (declined) throw new Error('BENCH_RESUME=1 but the server did not offer resumption')
+      }
       const duplex = kind === 'ours-duplex' ? stream.toDuplex() : undefined
       duplex?.on('error', noop)
       return {

@@ -30,6 +30,7 @@ interface Report {
   config: { runs: number; sizes: number[]; idleCounts: number[] }
   cells: Cell[]
   targets: Array<{ target: string; figure: string; met: boolean }>
+  resume: Array<{ on: Cell; off: Cell }>
 }
 
 const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
@@ -101,6 +102,19 @@ t.test('every JSON cell has median, min and max over its runs', async (t) => {
     t.equal(cell.values.length, report.config.runs, `${cell.id} has one value per run`)
     t.ok(cell.stats && cell.stats.min <= cell.stats.median && cell.stats.median <= cell.stats.max, `${cell.id} min ≤ median ≤ max`)
   }
+})
+
+t.test('resume on vs off: a row per direction at 64 KiB, each side measured, with the ratio', async (t) => {
+  const report = JSON.parse(readFileSync(join(out, 'latest-smoke.json'), 'utf8')) as Report
+  t.same(report.resume.map((p) => `${p.on.dir} ${p.on.size}`), ['oneway 65536', 'echo 65536'])
+  for (const { on, off } of report.resume) {
+    t.equal(on.group, 'resume')
+    t.equal(off.group, 'throughput', 'compared with the plain cell of the same row')
+    t.notOk(on.error, `${on.id} did not fail`)
+    t.equal(on.values.length, report.config.runs)
+  }
+  const markdown = readFileSync(join(out, 'latest-smoke.md'), 'utf8')
+  t.match(markdown, /## Resume on vs off[^]*\| one way 64 KiB \| [\d.]+ \([^)]+\) \| [\d.]+ \([^)]+\) \| \d\.\d\d× \|/)
 })
 
 t.test('the JSON states each target with its figure and whether it is met', async (t) => {

@@ -80,6 +80,16 @@ t.test('listen\'s TLS, unix, subprotocol and compression flags land in the comma
   t.notOk('tls' in unix, 'no TLS unless asked')
 })
 
+t.test('--resume and --resume-timeout land in both commands; without --resume there is no resume at all', async (t) => {
+  t.match(parseCommand(['connect', 'ws://h', '--resume']), { command: 'connect', resume: { timeout: 30_000 } })
+  t.match(parseCommand(['connect', 'ws://h', '--resume', '--resume-timeout', '2500', '--protocol', 'chat']), { resume: { timeout: 2500 }, protocols: ['chat'] })
+  for (const mode of [['--echo'], ['--exec', 'cat'], ['--to', '6379']]) {
+    t.match(parseCommand(['listen', '0', ...mode, '--resume', '--resume-timeout', '800']), { command: 'listen', resume: { timeout: 800 } }, mode[0])
+  }
+  t.notOk('resume' in parseCommand(['connect', 'ws://h']), 'connect without --resume')
+  t.notOk('resume' in parseCommand(['listen', '0', '--echo']), 'listen without --resume')
+})
+
 t.test('the new flags\' bad values are UsageErrors naming the flag', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['listen', '0', '--echo', '--cert', 'c.pem'], /--cert needs --key/],
@@ -108,6 +118,11 @@ t.test('the new flags\' bad values are UsageErrors naming the flag', async (t) =
     [['listen', '0', '--echo', '--proxy', 'http://p:1'], /--proxy applies to connect, not listen/],
     [['listen', '0', '--echo', '-H', 'A: b'], /--header applies to connect, not listen/],
     [['connect', 'http://h'], /must start with ws:\/\/ or wss:\/\/ \(or ws\+unix:/],
+    [['connect', 'ws://h', '--resume-timeout', '1000'], /--resume-timeout needs --resume/],
+    [['listen', '0', '--echo', '--resume', '--resume-timeout', '0'], /--resume-timeout takes a number of milliseconds >= 1, got '0'/],
+    [['connect', 'ws://h', '--resume', '--resume-timeout', 'soon'], /--resume-timeout takes a number/],
+    [['listen', '0', '--echo', '--resume', '--workers', '2'], /--resume keeps each session in one process: it excludes --workers/],
+    [['listen', '0', '--echo', '--resume', '--protocol', 'chat'], /on listen it excludes --protocol/],
   ]
   for (const [argv, message] of cases) refuses(t, argv, message)
 })

@@ -57,13 +57,18 @@ Options:
   --protocol <name>        connect: offer this subprotocol (repeatable, in order of preference);
                            listen: accept only these subprotocols (others are refused with HTTP 400)
   --compress               permessage-deflate (connect offers it, listen accepts it); off by default
+  --resume                 a resumable stream: connect reconnects after a dropped connection and the
+                           stream carries on, every byte once; listen keeps a dropped session for its
+                           client (both ends need it; see docs/resume.md)
+  --resume-timeout <ms>    with --resume: how long a dropped connection may take to resume (default 30000)
   --admin <host:port>      listen: serve /metrics, /healthz, /readyz, /connections and the dashboard (/) over HTTP there
   --admin-token <token>    listen: the dashboard's drain button (POST /drain) requires this bearer token;
                            without it the dashboard is read-only (not with --workers)
   --drain-timeout <ms>     listen: on SIGTERM/SIGINT, how long connections get to close (default: --close-timeout)
   --workers <n>            listen: n processes share the port (node:cluster); a dead one is replaced
   -q, --quiet              print fatal errors only
-  -v, --verbose            print every connection event (state, ping, pong, closeFrame, error, closed)
+  -v, --verbose            print every connection event (state, ping, pong, closeFrame, error, closed,
+                           interrupted, reconnecting, resumed)
   --progress               a live bytes-and-rate line on stderr
   -h, --help               this text
   --version                the version
@@ -100,6 +105,8 @@ export interface Common {
   text: 'bytes' | 'reject'
   verbosity: Verbosity
   progress: boolean
+  /** --resume (and --resume-timeout): a resumable stream; absent without --resume. */
+  resume?: { timeout: number }
 }
 
 export interface ConnectCommand extends Common {
@@ -174,6 +181,8 @@ const optionSpec = {
   header: { type: 'string', short: 'H', multiple: true },
   protocol: { type: 'string', multiple: true },
   compress: { type: 'boolean' },
+  resume: { type: 'boolean' },
+  'resume-timeout': { type: 'string' },
 } as const
 
 const listenOnly = ['echo', 'exec', 'to', 'host', 'max-connections', 'cert', 'key', 'unix', 'admin', 'admin-token', 'drain-timeout', 'workers'] as const
@@ -202,6 +211,7 @@ export function parseCommand(argv: string[]): Command {
     text,
     verbosity: values.quiet ? 'quiet' : values.verbose ? 'verbose' : 'normal',
     progress: values.progress ?? false,
+    ...resumeFlags(values),
   }
   const misplaced = (names: readonly string[]): string | undefined => names.find((name) => values[name as keyof typeof values] !== undefined)
 
@@ -238,6 +248,12 @@ export function parseCommand(argv: string[]): Command {
   const admin = values.admin === undefined ? undefined : hostPort(values.admin, '--admin')
   const drainTimeout = number('--drain-timeout', values['drain-timeout'], common.closeTimeout, 0)
   const workers = values.workers === undefined ? undefined : number('--workers', values.workers, 1, 1, true)
+  if (common.resume !== undefined) {
+    // A session lives in the process that accepted it; a reconnect may reach another worker.
+    if (workers !== undefined) throw new UsageError('--resume keeps each session in one process: it excludes --workers.')
+    // A resuming client offers only ws-stream.resume.v1, which --protocol's check would refuse.
+    if (values.protocol !== undefined) throw new UsageError('--resume negotiates the subprotocol ws-stream.resume.v1: on listen it excludes --protocol.')
+  }
   const adminToken = values['admin-token']
   if (adminToken !== undefined) {
     if (admin === undefined) throw new UsageError('--admin-token needs --admin <host:port>.')
@@ -284,6 +300,16 @@ function listenFlags(values: Values): Pick<ListenCommand, 'tls' | 'protocols' | 
     protocols: protocolList(values.protocol),
     compress: values.compress ?? false,
   }
+}
+
+/** --resume and --resume-timeout, for both commands. */
+function resumeFlags(values: Values): Pick<Common, 'resume'> {
+  const raw = values['resume-timeout']
+  if (!values.resume) {
+    if (raw !== undefined) throw new UsageError('--resume-timeout needs --resume.')
+    return {}
+  }
+  return { resume: { timeout: number('--resume-timeout', raw, 30_000, 1) } }
 }
 
 /** --unix's path; it replaces the port and --host. */

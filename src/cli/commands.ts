@@ -84,6 +84,7 @@ export async function runConnect(options: ConnectCommand, reporter: Reporter): P
     stream = await connect(options.url, {
       ...endpoint,
       timeout: options.timeout,
+      ...(options.resume === undefined ? {} : { resume: options.resume }),
       stream: { closeTimeout: options.closeTimeout, text: options.text },
     })
   } catch (error) {
@@ -110,6 +111,8 @@ export async function runConnect(options: ConnectCommand, reporter: Reporter): P
   }
 
   reporter.watch(stream, 'client')
+  // Emitted one turn after connect() resolved: a server without --resume gave a plain stream.
+  stream.on('resumeUnavailable', () => reporter.info(`${options.url} does not offer resumable streams: this connection will not survive a drop`))
   const progress = options.progress ? new Progress(reporter) : undefined
   progress?.add(stream)
   progress?.start()
@@ -139,6 +142,7 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
     ...endpoint.options,
     ...serverOptions(options),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.resume === undefined ? {} : { resume: options.resume }),
     // A bridge answers the peer's Close once the command or service behind it is done, not when
     // their input ends: they may answer only then (sha256sum, an HTTP/1.0 server).
     stream: { closeTimeout: options.closeTimeout, text: options.text, allowHalfOpen: options.mode.type !== 'echo' },
@@ -164,7 +168,7 @@ export async function runListen(options: ListenCommand, reporter: Reporter): Pro
     return exitCodes.cannotListen
   }
   const where = endpoint.url(server.address())
-  if (!cluster.isWorker) reporter.info(`listening on ${where} (${describeMode(options.mode)})`)
+  if (!cluster.isWorker) reporter.info(`listening on ${where} (${describeMode(options.mode)}${options.resume ? `, sessions resume within ${options.resume.timeout} ms` : ''})`)
 
   const progress = options.progress ? new Progress(reporter) : undefined
   progress?.start()

@@ -53,6 +53,9 @@ export function describe(event: WsEvent): string {
     case 'closeFrame': return `closeFrame ${event.code} ${JSON.stringify(event.reason)}`
     case 'error': return `error ${event.error.code}: ${event.error.message}`
     case 'closed': return `closed ${closeSummary(event.info)}`
+    case 'interrupted': return `interrupted (${event.error.code}: ${event.error.message}); waiting to resume`
+    case 'reconnecting': return `reconnecting: attempt ${event.attempt}, ${event.delay} ms after the loss`
+    case 'sessionResumed': return `resumed after ${event.downtime} ms, ${event.attempts} attempt(s)`
     default: return event.type
   }
 }
