@@ -124,10 +124,20 @@ export class WriteQueue {
     this.#accepted += data.length
     this.#pump()
     if (byReference) this.#copyQueuedTail(data)
-    if (this.buffered + this.#unacknowledged <= this.#options.writeHighWaterMark) return undefined
+    if (this.#withinMarks()) return undefined
     return new Promise((resolve, reject) => {
       this.#waiters.push({ end: this.#accepted, length: data.length, resolve, reject })
     })
+  }
+
+  /**
+   * Bytes on their way to the kernel, and (for a resumable sender) sent bytes the peer has not yet
+   * acknowledged, each within `writeHighWaterMark`. Two marks, not one sum: a write as large as the
+   * mark would otherwise wait for the whole previous one to be acknowledged, a round trip per write.
+   */
+  #withinMarks(): boolean {
+    const mark = this.#options.writeHighWaterMark
+    return this.buffered <= mark && this.#unacknowledged <= mark
   }
 
   /** A resumable sender's peer confirmed `bytes` more: they no longer count against the window. */
@@ -302,7 +312,7 @@ export class WriteQueue {
 
   #settleWaiters(): void {
     const allHanded = this.#refusal !== undefined && this.#pendingBytes === 0
-    if (this.#waiters.length > 0 && (this.buffered + this.#unacknowledged <= this.#options.writeHighWaterMark || allHanded)) {
+    if (this.#waiters.length > 0 && (this.#withinMarks() || allHanded)) {
       for (const w of this.#waiters.splice(0)) w.resolve()
     }
     if (this.buffered === 0 && this.#flushWaiters.length > 0) {

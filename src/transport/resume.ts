@@ -13,6 +13,7 @@
  * @module
  */
 import type { ResumeControl, Transport, TransportSink } from '../../machines/connection.js'
+import { copyPool } from '../copy-pool.js'
 import { ConnectionResetError, ProtocolError, type WsStreamError } from '../errors.js'
 import type { WsLeg } from './ws.js'
 
@@ -346,6 +347,8 @@ export class ResumeSession implements Transport {
       if (first.length <= bytes) {
         bytes -= first.length
         this.#retained[this.#retainedHead++] = EMPTY
+        // The write queue's pooled copy (it leaves those to us): the peer has it, its memory may serve again.
+        copyPool.release(first)
       } else {
         this.#retained[this.#retainedHead] = first.subarray(bytes)
         bytes = 0
