@@ -108,15 +108,25 @@ export async function connect(url: string | URL, options: ConnectOptions = {}): 
       return resumeOn(next, session, writeHighWaterMark)
     }, Math.min(timeout, resume.timeout), attemptSignal).finally(() => attemptSignal.removeEventListener('abort', onAbort))
   }
+  const plainStream = (socket: WebSocket): WsStream => {
+    const plain = new WsStream(socket, streamOptions)
+    // After the caller has the stream (and had a turn to subscribe): it is a plain one.
+    setImmediate(() => plain.actor.send({ type: 'resumeDeclined' }))
+    return plain
+  }
+  const started = performance.now()
   return open(ws, () => {
-    if (ws.protocol !== resumeProtocol) {
-      const plain = new WsStream(ws, streamOptions)
-      // After the caller has the stream (and had a turn to subscribe): it is a plain one.
-      setImmediate(() => plain.actor.send({ type: 'resumeDeclined' }))
-      return plain
-    }
+    if (ws.protocol !== resumeProtocol) return plainStream(ws)
     return startClientSession(ws, writeHighWaterMark, resume, reconnect).then((session) => new WsStream(session as never, streamOptions))
-  }, timeout, signal)
+  }, timeout, signal).catch((error: unknown) => {
+    // ws fails an upgrade whose answer names no subprotocol when the client offered some, and a
+    // server that does not resume (a WsStreamServer without `resume`) names none when resume was
+    // all we offered: it is a plain server, so connect again without the offer, in the time left.
+    const offeredOthers = protocols !== undefined && [protocols].flat().length > 0
+    if (offeredOthers || !(error instanceof HandshakeError) || (error.cause as Error | undefined)?.message !== 'Server sent no subprotocol') throw error
+    const plain = new WebSocket(url, clientOptions)
+    return open(plain, () => plainStream(plain), Math.max(0, timeout - (performance.now() - started)), signal)
+  })
 }
 
 /**
