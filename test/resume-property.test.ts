@@ -63,6 +63,7 @@ async function run(s: Scenario, setup: ResumeSetup, nextServerStream: () => Prom
   const started = performance.now()
   const pending = [...s.cuts]
   let cutsHere = 0
+  let lastCut = -Infinity
   const cutter = (async () => {
     while (!done && pending.length > 0) {
       const elapsed = performance.now() - started
@@ -73,6 +74,7 @@ async function run(s: Scenario, setup: ResumeSetup, nextServerStream: () => Prom
         if ((c.kind === 'time' ? elapsed >= c.ms : read >= c.at * all) && setup.proxy.cut() > 0) {
           pending.splice(i, 1)
           cutsHere++
+          lastCut = performance.now()
         }
       }
       await sleep(1)
@@ -90,7 +92,10 @@ async function run(s: Scenario, setup: ResumeSetup, nextServerStream: () => Prom
     await cutter
     if (!gotUp.equals(up)) throw new Error(`the server read ${gotUp.length} of the client's ${up.length} bytes, not all exactly once (${state()})`)
     if (!gotDown.equals(down)) throw new Error(`the client read ${gotDown.length} of the server's ${down.length} bytes, not all exactly once (${state()})`)
-    // No more cuts: once both ends are open again, the close is clean.
+    // No more cuts: once both ends are open again, the close is clean. A cut just before the end
+    // may not be noticed yet (a close() while interrupted is a reset by design): give it time.
+    const sinceCut = performance.now() - lastCut
+    if (sinceCut < 200) await sleep(200 - sinceCut)
     await waitFor(() => client.state === 'open' && server.state === 'open', DEADLINE, `both ends open (${state()})`)
     const [info, serverInfo] = await within(Promise.all([client.close(), server.closed]), DEADLINE, () => `the close (${state()})`)
     if (!info.wasClean || !serverInfo.wasClean) throw new Error(`an unclean close after the last cut: ${JSON.stringify({ info, serverInfo })}`)

@@ -24,17 +24,19 @@ t.test('64 MiB echoed both ways at once through 20+ cuts arrive exactly once, in
   const total = 64 * MiB
   const data = randomBytes(total)
 
-  // Cut every ~2 MiB of echoed progress, and at least every 100 ms, until everything is back.
+  // Cut every ~1.5 MiB of echoed progress, and at least every 100 ms, until everything is back.
   let echoed = 0
-  let cutAt = 2 * MiB
+  const every = 1.5 * MiB
+  let cutAt = every
   let done = false
   const cutter = (async () => {
     let last = performance.now()
     while (!done) {
       await sleep(5)
+      if (done) break
       if (echoed >= cutAt || performance.now() - last >= 100) {
         if (proxy.cut() > 0) {
-          cutAt = echoed + 2 * MiB
+          cutAt = echoed + every
           last = performance.now()
         }
       }
@@ -53,7 +55,6 @@ t.test('64 MiB echoed both ways at once through 20+ cuts arrive exactly once, in
   t.equal(back.bytes, total, 'every byte came back')
   t.equal(back.hash, sha256(data), 'sha256 of the echo equals what was sent: exactly once, in order')
   t.ok(proxy.cuts >= 20, `at least 20 cuts (${proxy.cuts})`)
-  t.equal(log.resumptions, log.interruptions, 'every interruption resumed')
   t.ok(log.resumptions >= 20, `resumed at least 20 times (${log.resumptions})`)
   t.equal(accepted.length, 1, "exactly one server 'connection': resumptions are the same stream")
   const serverStream = accepted[0]!
@@ -62,7 +63,11 @@ t.test('64 MiB echoed both ways at once through 20+ cuts arrive exactly once, in
   t.same(serverStream.stats.bytesRead, total, 'server bytesRead')
   t.same(serverStream.stats.bytesWritten, total, 'server bytesWritten')
 
-  // No more cuts: the close is clean on both ends.
+  // No more cuts: once the last one has resumed (a close() while interrupted is a reset by design),
+  // the close is clean on both ends. A cut just before the end may not be noticed yet: give it time.
+  await sleep(200)
+  await waitFor(() => stream.state === 'open' && serverStream.state === 'open', 10_000, 'both ends open again')
+  t.equal(log.resumptions, log.interruptions, 'every interruption resumed')
   const info = await within(stream.close(), 10_000, 'close()')
   t.match(info, { code: 1000, wasClean: true, initiator: 'local' }, 'the client closes cleanly')
   t.match(await within(serverStream.closed, 10_000, 'the server stream'), { code: 1000, wasClean: true, initiator: 'remote' }, 'and so does the server')
