@@ -116,6 +116,12 @@ export type ResumeRefusal = 'unknown' | 'attached' | 'malformed'
 interface SessionRecord {
   session: ResumeSession
   secret: Buffer
+  /**
+   * The secret the client presented at the last resumption, still good until the client shows it
+   * has the new one: a cut can take the `resumed` answer (and the new token in it) with it, and the
+   * client then tries again with the token it has.
+   */
+  previous: Buffer | undefined
 }
 
 const SECRET_BYTES = 16 // 128 bits
@@ -150,6 +156,7 @@ export class ResumeRegistry {
         },
       }),
       secret: randomBytes(SECRET_BYTES),
+      previous: undefined,
     }
     this.#sessions.set(id, record)
     return { session: record.session, token: `${id}.${record.secret.toString('base64url')}` }
@@ -157,17 +164,25 @@ export class ResumeRegistry {
 
   /**
    * The session `token` names, with its next token; or why not. A live session with a socket still
-   * attached is not handed to a second client.
+   * attached is not handed to a second client. The token the client resumed with stays good until
+   * `confirm()` (call it when the client is heard on the new socket, which it only uses once it has
+   * the new token): until then the answer carrying the new token may have been lost to a cut.
    */
-  claim(token: string): { session: ResumeSession; token: string } | { refused: ResumeRefusal; session?: ResumeSession } {
+  claim(token: string): { session: ResumeSession; token: string; confirm: () => void } | { refused: ResumeRefusal; session?: ResumeSession } {
     const dot = token.indexOf('.')
     const record = dot > 0 ? this.#sessions.get(token.slice(0, dot)) : undefined
     const presented = Buffer.from(token.slice(dot + 1), 'base64url')
-    if (record === undefined || record.session.ended || presented.length !== SECRET_BYTES || !timingSafeEqual(presented, record.secret)) {
+    const matches = (secret: Buffer | undefined): boolean => secret !== undefined && timingSafeEqual(presented, secret)
+    if (record === undefined || record.session.ended || presented.length !== SECRET_BYTES || !(matches(record.secret) || matches(record.previous))) {
       return { refused: 'unknown' }
     }
     if (record.session.attached) return { refused: 'attached', session: record.session }
-    record.secret = randomBytes(SECRET_BYTES)
-    return { session: record.session, token: `${token.slice(0, dot)}.${record.secret.toString('base64url')}` }
+    const secret = randomBytes(SECRET_BYTES)
+    record.secret = secret
+    record.previous = presented
+    const confirm = (): void => {
+      if (record.secret === secret) record.previous = undefined
+    }
+    return { session: record.session, token: `${token.slice(0, dot)}.${secret.toString('base64url')}`, confirm }
   }
 }

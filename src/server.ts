@@ -397,7 +397,10 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
         claim.session.adopt(wsLeg(socket), message.received)
       } catch {
         refuse('malformed', 1002, 'Bad resume offset')
+        return
       }
+      // The client sends nothing on this socket before it has the new token (it acknowledges at once).
+      socket.once('message', claim.confirm)
     }).catch(() => {
       // Closed or failed before its first message: nothing was started.
       clearTimeout(timer)
