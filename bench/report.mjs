@@ -115,11 +115,20 @@ export function evaluateTargets(cells, config) {
   const metricsOn = cells.filter((c) => c.group === 'metrics' && c.kind === 'on' && c.rateRatio !== undefined)
   if (metricsOn.length > 0) {
     const churn = metricsOn.find((c) => c.unit === 'conn/s')
+    // The issue's bound is on throughput; the server's CPU per connection is the stricter figure we
+    // also hold ourselves to, in a row of its own so that neither hides the other.
     targets.push({
-      target: 'metric updates cost < 3 % of throughput (createMetrics() on/off: every rate, and server CPU per connection)',
-      figure: metricsOn.map((c) => `${c.name} ${c.rateRatio.toFixed(3)}× (server CPU ${c.cpuRatio.toFixed(3)}×)`).join('; '),
-      met: metricsOn.every((c) => c.rateRatio >= 0.97) && (churn === undefined || churn.cpuRatio <= 1.03),
+      target: 'metric updates cost < 3 % of throughput (createMetrics() on/off, every rate)',
+      figure: metricsOn.map((c) => `${c.name} ${c.rateRatio.toFixed(3)}×`).join('; '),
+      met: metricsOn.every((c) => c.rateRatio >= 0.97),
     })
+    if (churn !== undefined) {
+      targets.push({
+        target: 'metrics add < 3 % server CPU per connection (open + close)',
+        figure: `${churn.cpuRatio.toFixed(3)}× (per MiB: ${metricsOn.filter((c) => c !== churn).map((c) => `${c.name} ${c.cpuRatio.toFixed(3)}×`).join('; ')})`,
+        met: churn.cpuRatio <= 1.03,
+      })
+    }
   }
   const flood = find(cells, { group: 'flood', kind: 'ours' })
   if (flood?.stats) {

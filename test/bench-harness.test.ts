@@ -119,7 +119,7 @@ t.test('resume on vs off: a row per direction at 64 KiB, each side measured, wit
 
 t.test('the JSON states each target with its figure and whether it is met', async (t) => {
   const report = JSON.parse(readFileSync(join(out, 'latest-smoke.json'), 'utf8')) as Report
-  t.equal(report.targets.length, 5 + report.config.idleCounts.length, 'two throughput targets, coalescing, flood, the metrics\' cost, idle memory per count')
+  t.equal(report.targets.length, 6 + report.config.idleCounts.length, 'two throughput targets, coalescing, flood, the metrics\' cost in throughput and in CPU per connection, idle memory per count')
   for (const target of report.targets) {
     t.type(target.met, 'boolean', target.target)
     t.ok(target.figure.length > 0, `${target.target} has a figure`)
