@@ -17,6 +17,7 @@ import { WebSocket, WebSocketServer } from 'ws'
 import { ConnectionClosedError, WsStream, type CloseInfo, type WsStreamOptions } from '../src/index.js'
 import { bytes, within } from './support/helpers.js'
 import { collectUnhandled, resourceCounts } from './support/process.js'
+import { reportProperty } from './support/property.js'
 
 const RUNS = Number(process.env.FC_RUNS ?? 300)
 // One run; a hang is a failure of invariant 2, not a tap timeout. Generous: with ordered close a
@@ -242,16 +243,5 @@ t.test(`${RUNS} random pairs: bytes in order, everything settles, nothing left b
     markInterruptAsFailure: true,
   }
   const details = await fc.check(fc.asyncProperty(scenarioArb, (s) => run(s, server)), params)
-  if (details.failed) {
-    const replay = `FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''} npx tap test/property-streams.test.ts`
-    t.fail(`property failed after ${details.numRuns} runs: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`, {
-      seed: details.seed,
-      path: details.counterexamplePath,
-      replay,
-      counterexample: fc.stringify(details.counterexample),
-    })
-    t.comment(`replay with: ${replay}`)
-  } else {
-    t.pass(`${details.numRuns} runs passed (seed ${details.seed})`)
-  }
+  reportProperty(t, details, 'test/property-streams.test.ts')
 })

@@ -14,6 +14,7 @@ import t from 'tap'
 import type { WsStream } from '../src/index.js'
 import { bytes, waitFor, within } from './support/helpers.js'
 import { collectUnhandled, resourceCounts } from './support/process.js'
+import { reportProperty } from './support/property.js'
 import { readBytes, resumeLog, resumeSetup, writeInPieces, type ResumeSetup } from './support/resume.js'
 
 const RUNS = Number(process.env.FC_RUNS ?? 100)
@@ -131,18 +132,7 @@ t.test(`${RUNS} random cut schedules: every byte exactly once both ways, then a 
     interruptAfterTimeLimit: 90_000,
     markInterruptAsFailure: true,
   })
-  if (details.failed) {
-    const replay = `FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''} npx tap --disable-coverage test/resume-property.test.ts`
-    t.fail(`property failed after ${details.numRuns} runs: ${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}`, {
-      seed: details.seed,
-      path: details.counterexamplePath,
-      replay,
-      counterexample: fc.stringify(details.counterexample),
-    })
-    t.comment(`replay with: ${replay}`)
-  } else {
-    t.pass(`${details.numRuns} runs passed (seed ${details.seed})`)
-  }
+  reportProperty(t, details, 'test/resume-property.test.ts')
   t.ok(totals.cuts >= totals.runs / 2, `the schedules do cut (${totals.cuts} cuts over ${totals.runs} runs)`)
   t.comment(`${totals.runs} runs, ${totals.cuts} cuts, ${totals.resumptions} resumptions, worst downtime ${totals.worstDowntime} ms, ${Math.round(performance.now() - started)} ms`)
 
