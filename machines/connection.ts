@@ -400,7 +400,15 @@ export const pureConnectionMachine = setup({
   actions: {
     /** The transition to `to`, as an out-of-band `state` event. */
     reportState: emit(({ context }, params: { to: State }) => ({ type: 'state' as const, from: context.state, to: params.to })),
-    rememberState: assign((_, params: { to: State }) => ({ state: params.to })),
+    /**
+     * The state entered, in the context (for the next `state` event's `from`); a closing state also
+     * starts the close handshake's clock. One assign for both: each assign copies the context.
+     */
+    rememberState: assign(({ context }, params: { to: State; startsCloseClock?: boolean }) => {
+      if (params.startsCloseClock !== true) return { state: params.to }
+      const at = now()
+      return { state: params.to, closeStartedAt: at, closeDeadline: at + context.closeTimeout }
+    }),
     sendCloseFrame: ({ context, event }) => {
       const io = context.io
       const { code, reason } = event.type === 'close'
@@ -420,10 +428,6 @@ export const pureConnectionMachine = setup({
       io.writeQueue.handAllAndRefuse(() => new ConnectionClosedError('The peer closed the connection.'))
       io.transport?.close(code, reason)
     },
-    startCloseClock: assign(({ context }) => {
-      const at = now()
-      return { closeStartedAt: at, closeDeadline: at + context.closeTimeout }
-    }),
     rememberLocalClose: assign(({ context, event }) => ({
       initiator: 'local' as const,
       closeTimeout: event.type === 'close' && event.timeout !== undefined ? event.timeout : context.closeTimeout,
@@ -631,7 +635,7 @@ export const pureConnectionMachine = setup({
       },
     },
     closingSent: {
-      entry: [{ type: 'reportState', params: { to: 'closingSent' } }, { type: 'rememberState', params: { to: 'closingSent' } }, 'startCloseClock'],
+      entry: [{ type: 'reportState', params: { to: 'closingSent' } }, { type: 'rememberState', params: { to: 'closingSent', startsCloseClock: true } }],
       after: {
         closeTimeout: { target: 'closed', actions: ['rememberCloseTimeout', 'terminateSocket'] },
       },
@@ -649,7 +653,7 @@ export const pureConnectionMachine = setup({
     // null). The connection is half closed: the application may still write, and our answering Close
     // goes once it is done, after every byte it wrote.
     closingReceived: {
-      entry: [{ type: 'reportState', params: { to: 'closingReceived' } }, { type: 'rememberState', params: { to: 'closingReceived' } }, 'startCloseClock'],
+      entry: [{ type: 'reportState', params: { to: 'closingReceived' } }, { type: 'rememberState', params: { to: 'closingReceived', startsCloseClock: true } }],
       initial: 'finishing',
       on: {
         socketClosed: { target: 'closed', actions: 'rememberSocketClosed' },

@@ -63,17 +63,34 @@ export async function awaitOpening<T>({ listen, adopt, discard, timeout, signal 
     }
   })
   try {
-    return await pTimeout(opening, {
+    return await withoutStack(() => pTimeout(opening, {
       milliseconds: timeout,
       // Made only when the deadline passes: a stack trace per connect() is not free.
       fallback: () => {
         throw new TimeoutError(`The WebSocket connection did not open within ${timeout} ms.`)
       },
-    })
+    }))
   } catch (error) {
     stop()
     await discard()
     throw error
+  }
+}
+
+/**
+ * Calls `f` with V8's stack traces turned off, for p-timeout: it builds its own `TimeoutError`
+ * eagerly on every call (p-timeout 7, index.js: "We create the error outside of `setTimeout` to
+ * preserve the stack trace"), which we never throw (our `fallback` throws ours), and capturing that
+ * stack was 2-4 % of a client's CPU per connection (docs/performance.md, "Round 2"). `f` must be
+ * synchronous up to its return; the limit is back before anything else runs.
+ */
+function withoutStack<T>(f: () => T): T {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return f()
+  } finally {
+    Error.stackTraceLimit = limit
   }
 }
 

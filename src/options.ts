@@ -103,6 +103,7 @@ const nonNegative = { min: 0 } as const
  * argument-error convention (src/validate.ts). `name` is how the options are called in messages.
  */
 export function resolveOptions(options: WsStreamOptions = {}, name = 'options'): ResolvedOptions {
+  if (resolved.has(options)) return options as ResolvedOptions
   validateObject(options, name)
   const o = { ...defaultOptions, ...stripUndefined(options) }
   optional(o.inspect, (v) => validateFunction(v, `${name}.inspect`))
@@ -115,7 +116,7 @@ export function resolveOptions(options: WsStreamOptions = {}, name = 'options'):
       timeout: validateNumber(k.timeout ?? defaultKeepAliveTimeout, `${name}.keepAlive.timeout`, positive),
     }
   }
-  return {
+  const result: ResolvedOptions = {
     text: validateOneOf(o.text, `${name}.text`, ['reject', 'bytes'] as const),
     readHighWaterMark: validateNumber(o.readHighWaterMark, `${name}.readHighWaterMark`, positive),
     writeHighWaterMark: validateNumber(o.writeHighWaterMark, `${name}.writeHighWaterMark`, nonNegative),
@@ -126,7 +127,17 @@ export function resolveOptions(options: WsStreamOptions = {}, name = 'options'):
     peerClose: validateOneOf(o.peerClose, `${name}.peerClose`, ['ordered', 'immediate'] as const),
     allowHalfOpen: validateBoolean(o.allowHalfOpen, `${name}.allowHalfOpen`),
   }
+  if (keepAlive) Object.freeze(keepAlive)
+  resolved.add(Object.freeze(result))
+  return result
 }
+
+/**
+ * What {@link resolveOptions} returned: frozen, so resolving one again is returning it. A server
+ * resolves its per-connection options once and hands the result to every connection, instead of
+ * validating and copying them per accepted socket (docs/performance.md, "Round 2").
+ */
+const resolved = new WeakSet<object>()
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>

@@ -21,7 +21,7 @@ import {
 import { AsyncQueue } from './async-queue.js'
 import { assertCloseFrame } from './close-code.js'
 import { connectionMachine } from './machine.js'
-import { resolveOptions, type KeepAliveOptions, type WsStreamOptions } from './options.js'
+import { resolveOptions, type KeepAliveOptions, type ResolvedOptions, type WsStreamOptions } from './options.js'
 import { firstMessage, resolveResumeOptions, ResumeRegistry, type ResumeRefusal } from './resume.js'
 import { WsStream } from './stream.js'
 import { refusal, resumeMessage, resumeProtocol, type ResumeOptions, type ResumeSession } from './transport/resume.js'
@@ -150,7 +150,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
   readonly #wss: WebSocketServer
   readonly #httpServer: HttpServer | HttpsServer | undefined
   readonly #ownsHttpServer: boolean
-  readonly #streamOptions: WsStreamOptions
+  readonly #streamOptions: ResolvedOptions
   readonly #connections = new Set<WsStream>()
   readonly #iterators = new Set<AsyncQueue<WsStream>>()
   #nextId = 0
@@ -186,8 +186,8 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
     this.#resume = resumeOptions === undefined ? undefined : new ResumeRegistry(resumeOptions)
     resolveOptions(stream, 'options.stream') // `id` and `inspect` do not apply here, but nonsense in them is still an error
     const { id: _id, inspect: _inspect, ...perConnection } = stream
-    this.#streamOptions = { ...perConnection, keepAlive: stream.keepAlive ?? defaultServerKeepAlive }
-    resolveOptions(this.#streamOptions, 'options.stream') // reject bad options here, not at the first connection
+    // Resolved (and checked) here, once: every connection takes this frozen object as it is.
+    this.#streamOptions = resolveOptions({ ...perConnection, keepAlive: stream.keepAlive ?? defaultServerKeepAlive }, 'options.stream')
 
     this.actor = createActor(serverMachine, {
       input: maxConnections === undefined ? {} : { maxConnections },
@@ -378,7 +378,7 @@ export class WsStreamServer extends EventEmitter<WsStreamServerEvents> implement
       if (this.#closing) return socket.close(1001, 'Going Away')
       if (message?.type === 'hello') {
         const { session, token } = registry.create(socket, message.window)
-        socket.send(resumeMessage({ type: 'welcome', token, window: resolveOptions(this.#streamOptions).writeHighWaterMark }))
+        socket.send(resumeMessage({ type: 'welcome', token, window: this.#streamOptions.writeHighWaterMark }))
         return this.#adopt(session, request)
       }
       if (message?.type !== 'resume') return refuse('malformed', 1002, 'Bad resume handshake')

@@ -145,10 +145,12 @@ export class WsStream implements AsyncIterable<Uint8Array> {
     let actor = how.actor
     if (actor === undefined) {
       const kind = how.kind ?? socketKindOf(how.socket)
-      // Both throw here, in the caller's stack, rather than inside the actor.
-      kind.check(how.socket, resolveOptions(options))
+      // Both throw here, in the caller's stack, rather than inside the actor. The machine takes the
+      // resolved options as they are (resolving them again would be a copy per connection).
+      const resolved = resolveOptions(options)
+      kind.check(how.socket, resolved)
       actor = createActor(kind.machine, {
-        input: { socket: how.socket, options },
+        input: { socket: how.socket, options: resolved },
         ...(options.inspect ? { inspect: options.inspect } : {}),
         ...(options.id !== undefined ? { id: options.id, systemId: options.id } : {}),
       })

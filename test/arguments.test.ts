@@ -17,6 +17,7 @@ import {
 } from '../src/index.js'
 import { WebSocket } from 'ws'
 import { rawServer, streamPair } from './support/helpers.js'
+import { resolveOptions } from '../src/options.js'
 
 type Kind = 'type' | 'range'
 /** A case: what is called, which argument it names, and whether its type or its value is wrong. */
@@ -136,6 +137,17 @@ t.test('stream options, for new WsStream(), connect() and the server', async (t)
     t.teardown(() => socket.terminate())
     await check(t, [[`new WsStream(socket, { ${label} })`, () => new WsStream(socket, options), kind, `options.${name}`]])
   }
+})
+
+t.test('resolved options are frozen, and resolving them again returns them as they are', async (t) => {
+  const once = resolveOptions({ closeTimeout: 250, keepAlive: { interval: 1000 } })
+  t.ok(Object.isFrozen(once) && Object.isFrozen(once.keepAlive), 'frozen, keepAlive too: nobody can change what later connections take')
+  t.equal(resolveOptions(once), once, 'the same object: no copy per connection')
+  t.equal(once.closeTimeout, 250)
+  // Options the user owns are never taken as resolved, however they look.
+  const look = { ...once }
+  t.not(resolveOptions(look), look, 'a plain object with every field is still resolved afresh')
+  t.throws(() => resolveOptions(Object.freeze({ ...once, closeTimeout: -1 })), { code: 'ERR_OUT_OF_RANGE' }, 'and still checked')
 })
 
 t.test('keepAlive with only an interval takes the default timeout', async (t) => {

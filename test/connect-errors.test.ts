@@ -83,10 +83,13 @@ t.test('connect() whose timeout expires rejects with TimeoutError and closes its
   const hole = await blackHole(t)
   const before = handles()
   const started = Date.now()
+  const stackTraceLimit = Error.stackTraceLimit
   const error = await connect(hole.url, { timeout: 150 }).then(() => undefined, (e: unknown) => e)
   const elapsed = Date.now() - started
   t.type(error, TimeoutError)
   t.equal((error as TimeoutError).code, 'ERR_WS_TIMEOUT')
+  t.match((error as Error).stack, /did not open within 150 ms\.\n\s+at /, 'our error has its stack (only p-timeout\'s unused one goes without)')
+  t.equal(Error.stackTraceLimit, stackTraceLimit, 'connect() gave V8\'s stack trace limit back')
   t.ok(elapsed >= 140, `it waited for the timeout (${elapsed} ms)`)
   t.same(await added(before), {}, 'nothing left open on our side')
   await waitFor(() => hole.sockets.size === 0, 2000, 'the server side to see the socket close')
