@@ -94,6 +94,32 @@ export function evaluateTargets(cells, config) {
       met: worstCwss >= 1.0,
     })
   }
+  // Issue 19: the Duplex at raw-ws speed, for the same sizes and both directions.
+  const duplex = cells.filter((c) => c.group === 'throughput' && c.kind === 'ours-duplex' && c.size >= 16 * 1024)
+  if (duplex.length > 0) {
+    const peer = (c, kind) => find(cells, { group: 'throughput', kind, dir: c.dir, size: c.size })
+    const rows = duplex.map((c) => {
+      const ws = peer(c, 'ws')
+      return {
+        name: `${c.dir} ${formatSize(c.size)}`,
+        vsWs: ratio(c, ws),
+        vsCwss: ratio(c, peer(c, 'cwss')),
+        cpu: c.cpuStats && ws?.cpuStats ? c.cpuStats.median / ws.cpuStats.median : undefined,
+      }
+    })
+    const worst = (key) => Math.min(...rows.map((r) => r[key]).filter((r) => r !== undefined))
+    const list = (key) => rows.map((r) => `${r.name} ${ratioText(r[key])}`).join(', ')
+    targets.push({ target: 'toDuplex() ≥ 0.95× raw ws, writes of 16 KiB–1 MiB, one way and echo', figure: `worst ${ratioText(worst('vsWs'))}; ${list('vsWs')}`, met: worst('vsWs') >= 0.95 })
+    targets.push({ target: 'toDuplex() ≥ 1.0× createWebSocketStream, same cells', figure: `worst ${ratioText(worst('vsCwss'))}; ${list('vsCwss')}`, met: worst('vsCwss') >= 1.0 })
+    const worstCpu = Math.max(...rows.map((r) => r.cpu).filter((r) => r !== undefined))
+    targets.push({ target: 'toDuplex() CPU per GiB (both sides) ≤ 1.05× raw ws, same cells', figure: `worst ${ratioText(worstCpu)}; ${list('cpu')}`, met: worstCpu <= 1.05 })
+  }
+  const ws = find(cells, { group: 'lifecycle', kind: 'ws' })
+  for (const [kind, label] of [['ours', 'on'], ['ours-nokeepalive', 'off']]) {
+    const ours = find(cells, { group: 'lifecycle', kind })
+    const r = ratio(ours, ws)
+    if (r !== undefined) targets.push({ target: `connections/s (open, 16 B echoed, close) ≥ 0.8× raw ws, keepAlive ${label}`, figure: ratioText(r), met: r >= 0.8 })
+  }
   const on = find(cells, { group: 'rate', kind: 'ours' })
   const raw = find(cells, { group: 'rate', kind: 'ws' })
   if (on && raw) {
@@ -108,6 +134,14 @@ export function evaluateTargets(cells, config) {
       targets.push({
         target: `idle connection ≤ raw ws + 8 KiB heap (${n.toLocaleString('en-US')} connections)`,
         figure: `+${formatBytes(extra)} per connection (${formatBytes(ours.stats.median)} vs ${formatBytes(ws.stats.median)})`,
+        met: extra <= 8 * 1024,
+      })
+    }
+    if (ours?.rssStats && ws?.rssStats) {
+      const extra = ours.rssStats.median - ws.rssStats.median
+      targets.push({
+        target: `idle connection ≤ raw ws + 8 KiB RSS (${n.toLocaleString('en-US')} connections)`,
+        figure: `${extra < 0 ? '−' : '+'}${formatBytes(Math.abs(extra))} per connection (${formatBytes(ours.rssStats.median)} vs ${formatBytes(ws.rssStats.median)})`,
         met: extra <= 8 * 1024,
       })
     }
@@ -317,6 +351,31 @@ export function renderMarkdown({ meta, cells, targets, config, bufferutilCells, 
       return c && [label, cellText(ws), cellText(c), ratioText(ratio(c, ws))]
     })
     out.push(table(['connections/s', 'raw ws', 'ours', 'ours/raw ws'], rows.filter(Boolean)))
+    out.push('')
+    const cpuOf = (c, side) => c?.extras?.length ? summarize(c.extras.map((e) => e[side])).median : undefined
+    const cpuRows = [['raw ws', ws], ...Object.entries(labels).map(([kind, label]) => [`ours, ${label}`, find(life, { kind })])]
+      .filter(([, c]) => cpuOf(c, 'serverCpuPerConn') !== undefined)
+      .map(([label, c]) => [label, cpuOf(c, 'serverCpuPerConn').toFixed(0), cpuOf(c, 'clientCpuPerConn').toFixed(0)])
+    if (cpuRows.length > 0) {
+      out.push('CPU per connection (µs, median of the runs), each side:')
+      out.push('')
+      out.push(table(['', 'server', 'client'], cpuRows))
+      out.push('')
+    }
+  }
+
+  const machine = cells.filter((c) => c.group === 'machine' && c.stats)
+  if (machine.length > 0) {
+    out.push('### The connection machine alone: the floor under the lifecycle ratio')
+    out.push('')
+    out.push(
+      'bench/machine-cost.mjs: the package\'s connection machine over a transport that does nothing, driven through the ' +
+        'events a lifecycle connection produces (client: open, close(), the peer\'s Close, the socket\'s close; server: ' +
+        'open, the peer\'s Close while reading, end of input taken, writes flushed, the socket\'s close), and a bare ' +
+        'two-state XState actor, in one process of its own. What one XState actor per connection costs before any socket work.',
+    )
+    out.push('')
+    out.push(table(['per connection', 'CPU µs', 'KiB allocated'], machine.map((c) => [c.kind, cellText(c), c.allocatedKiB.toFixed(1)])))
     out.push('')
   }
 

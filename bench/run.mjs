@@ -7,17 +7,19 @@
  *
  * @module
  */
-import { execFileSync, fork } from 'node:child_process'
+import { execFile, execFileSync, fork } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { defaultMetricsConfig, measureMetricsCost, summarizeMetricsCost } from './metrics-cost.mjs'
 import { WINDOW, extraStreamOptions } from './transports.mjs'
 import { evaluateTargets, formatSize, renderMarkdown, summarize } from './report.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
+const execFileAsync = promisify(execFile)
 const KiB = 1024
 const MiB = 1024 * 1024
 
@@ -39,6 +41,7 @@ const configs = {
     idleCounts: [1000, 10000],
     floodSeconds: 3,
     lifecycleCount: 2000,
+    machineConnections: 5000,
     metrics: defaultMetricsConfig,
     bufferutilCompare: true,
     note: '',
@@ -51,6 +54,7 @@ const configs = {
     idleCounts: [1000],
     floodSeconds: 1,
     lifecycleCount: 200,
+    machineConnections: 2000,
     metrics: {
       warmupConnections: 50,
       block: MiB,
@@ -73,6 +77,7 @@ const configs = {
     idleCounts: [20],
     floodSeconds: 0.3,
     lifecycleCount: 20,
+    machineConnections: 50,
     metrics: {
       warmupConnections: 5,
       block: 64 * KiB,
@@ -388,6 +393,32 @@ function lifecycleCell(kind) {
 }
 
 /**
+ * The connection machine alone, with no socket (bench/machine-cost.mjs, in a process of its own):
+ * CPU and allocation per connection of a client's and a server's lifecycle, and of a bare XState
+ * actor. The floor under the lifecycle cells' ratio.
+ */
+async function machineCells() {
+  const script = fileURLToPath(new URL('./machine-cost.mjs', import.meta.url))
+  try {
+    const { stdout } = await execFileAsync(process.execPath, [script, '--json', `--runs=${config.runs}`, `--connections=${config.machineConnections}`], { timeout: 300_000 })
+    const result = JSON.parse(stdout)
+    return result.rows.map((row) => ({
+      id: `machine/${row.name.replace(/\W+/g, '-').replace(/-$/, '')}`,
+      group: 'machine',
+      kind: row.name,
+      unit: 'CPU µs/conn',
+      values: row.cpu,
+      stats: summarize(row.cpu),
+      allocatedKiB: row.allocatedKiB,
+    }))
+  } catch (error) {
+    const message = String(error?.message ?? error)
+    console.error(`  machine FAILED: ${message}`)
+    return [{ id: 'machine', group: 'machine', kind: 'machine', unit: '', values: [], error: message }]
+  }
+}
+
+/**
  * The metrics' cost (bench/metrics-cost.mjs): a server with `createMetrics()` and one without, side
  * by side, as a pair of cells per workload, `off` and `on`, with the server's CPU per unit and the
  * median of the runs' on/off ratios (the runs are paired, so their ratios are steadier than a ratio of medians).
@@ -491,13 +522,15 @@ async function main() {
 
   const selected = only ? plan.filter((p) => only.test(p.cell.id)) : plan
   const withMetrics = !only || only.test('metrics/')
-  const count = selected.length + (withMetrics ? config.metrics.cells.length * 2 : 0)
+  const withMachine = !only || only.test('machine/')
+  const count = selected.length + (withMetrics ? config.metrics.cells.length * 2 : 0) + (withMachine ? 3 : 0)
   console.error(`bench: ${mode} mode, ${count} cells, ${config.runs} runs each${only ? ` (only ${only})` : ''}`)
   const rows = new Map()
   for (const step of selected) rows.set(step.row, [...(rows.get(step.row) ?? []), step])
   const cells = []
   for (const steps of rows.values()) cells.push(...(await runRow(steps)))
   if (withMetrics) cells.push(...(await metricsCells()))
+  if (withMachine) cells.push(...(await machineCells()))
 
   // 64 B writes per second, from the 64 B one-way cells.
   const rateCells = cells

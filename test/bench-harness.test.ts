@@ -91,7 +91,10 @@ t.test('every JSON cell has median, min and max over its runs', async (t) => {
   t.type(report.meta.bufferutil, 'boolean')
   t.ok(report.meta.cpu && report.meta.node && report.meta.ws, 'machine and versions')
   const groups = new Set(report.cells.map((c) => c.group))
-  t.same([...groups].sort(), ['flood', 'idle', 'lifecycle', 'metrics', 'rate', 'throughput'])
+  t.same([...groups].sort(), ['flood', 'idle', 'lifecycle', 'machine', 'metrics', 'rate', 'throughput'])
+  const machine = report.cells.filter((c) => c.group === 'machine')
+  t.same(machine.map((c) => c.kind), ['xstate (bare)', 'client', 'server'], 'the machine alone: a bare actor, a client\'s and a server\'s lifecycle')
+  for (const cell of machine) t.ok((cell as { allocatedKiB?: number }).allocatedKiB! > 0, `${cell.id}: what it allocates per connection`)
   const metrics = report.cells.filter((c) => c.group === 'metrics').map((c) => c.id).sort()
   t.same(metrics, ['metrics/connections/off', 'metrics/connections/on', 'metrics/oneway/1KiB/off', 'metrics/oneway/1KiB/on',
     'metrics/oneway/64KiB/off', 'metrics/oneway/64KiB/on'], 'the metrics\' cost: off and on per workload')
@@ -119,7 +122,8 @@ t.test('resume on vs off: a row per direction at 64 KiB, each side measured, wit
 
 t.test('the JSON states each target with its figure and whether it is met', async (t) => {
   const report = JSON.parse(readFileSync(join(out, 'latest-smoke.json'), 'utf8')) as Report
-  t.equal(report.targets.length, 6 + report.config.idleCounts.length, 'two throughput targets, coalescing, flood, the metrics\' cost in throughput and in CPU per connection, idle memory per count')
+  t.equal(report.targets.length, 11 + 2 * report.config.idleCounts.length,
+    'two throughput targets, three toDuplex() ones, lifecycle with keepAlive on and off, coalescing, flood, the metrics\' cost in throughput and in CPU per connection, idle heap and RSS per count')
   for (const target of report.targets) {
     t.type(target.met, 'boolean', target.target)
     t.ok(target.figure.length > 0, `${target.target} has a figure`)
